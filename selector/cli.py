@@ -1,0 +1,47 @@
+"""The ``selector`` command: no arguments opens the desktop app, subcommands run headless.
+
+Start-up stays light: this module and the command modules import only the standard
+library at the top, so ``selector --version`` and ``--help`` answer without torch or Qt.
+Each command imports what it needs inside its ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from selector import APP_DESCRIPTION, __version__
+from selector.commands import COMMANDS
+from selector.core.errors import SelectorError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="selector",
+        description=f"{APP_DESCRIPTION}. With no command, opens the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"selector {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMANDS:
+        command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(command)
+        command.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "run", None) is None:
+        from selector.commands.gui import launch
+
+        return launch([sys.argv[0]])
+    try:
+        return int(args.run(args) or 0)
+    except SelectorError as err:
+        print(f"selector: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("selector: interrupted", file=sys.stderr)
+        return 130
