@@ -1,0 +1,75 @@
+import pytest
+
+from selector.ui.plots import (
+    LatencyDistributionPlot,
+    LossCurvePlot,
+    MemoryPlot,
+    ParetoPlot,
+    ParetoPoint,
+    save_plot,
+)
+
+
+def points():
+    return [
+        ParetoPoint("fast", 5.0, 70.0, "measured", memory_mib=200, on_front=True),
+        ParetoPoint("slow_good", 40.0, 85.0, "measured", memory_mib=2000, on_front=True),
+        ParetoPoint("dominated", 50.0, 60.0, "measured", memory_mib=900),
+        ParetoPoint("prior_only", 12.0, 78.0, "published", latency_kind="estimated"),
+    ]
+
+
+def test_pareto_plot_draws_one_point_per_model_at_its_coordinates(qtbot):
+    plot = ParetoPlot()
+    qtbot.addWidget(plot)
+    plot.set_points(points())
+    drawn = plot.spot_positions()
+    assert set(drawn) == {"fast", "slow_good", "dominated", "prior_only"}
+    for p in points():
+        assert drawn[p.model_id] == pytest.approx((p.latency_ms, p.accuracy))
+    xs, ys = plot.front_line.getData()
+    assert list(ys) == [70.0, 85.0]  # front drawn in latency order, dominated point not on it
+    assert len(plot.scatter_published.points()) == 1
+
+
+def test_pareto_click_emits_model_and_selection_highlights(qtbot):
+    plot = ParetoPlot()
+    qtbot.addWidget(plot)
+    plot.set_points(points())
+    spot = next(s for s in plot.scatter_measured.points() if s.data() == "dominated")
+    with qtbot.waitSignal(plot.sig_model_clicked, timeout=1000) as blocker:
+        plot.scatter_measured.sigClicked.emit(plot.scatter_measured, [spot], None)
+    assert blocker.args == ["dominated"]
+    plot.select_model("fast")
+    selected = next(s for s in plot.scatter_measured.points() if s.data() == "fast")
+    assert selected.pen().width() == 3
+    tip = plot._tip(0, 0, "slow_good")
+    assert "40 ms" in tip and "85.0 %" in tip and "Pareto" in tip
+
+
+def test_loss_curves_grow_in_place(qtbot):
+    plot = LossCurvePlot()
+    qtbot.addWidget(plot)
+    for step, loss in enumerate([2.0, 1.5, 1.0], start=1):
+        plot.append("a", step, loss)
+    plot.append("b", 1, 3.0)
+    xs, ys = plot.curves["a"].getData()
+    assert list(xs) == [1, 2, 3] and list(ys) == [2.0, 1.5, 1.0]
+    assert len(plot.curves) == 2
+
+
+def test_memory_and_latency_plots_and_saving(qtbot, tmp_path):
+    mem = MemoryPlot()
+    qtbot.addWidget(mem)
+    mem.set_rows({"a": (100.0, 110.0), "b": (500.0, 450.0), "unmeasured": (300.0, None)})
+    assert len(mem.scatter.points()) == 2
+    lat = LatencyDistributionPlot()
+    qtbot.addWidget(lat)
+    lat.set_samples("a", [10.0] * 90 + [20.0] * 10)
+    assert lat.p50.value() == pytest.approx(10.0)
+    assert lat.p99.value() == pytest.approx(20.0)
+    mem.resize(600, 400)
+    png = save_plot(mem, tmp_path / "mem.png")
+    svg = save_plot(mem, tmp_path / "mem.svg")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<svg" in svg.read_text()[:500]
