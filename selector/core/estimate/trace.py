@@ -1,0 +1,515 @@
+"""Activation profiles: what a model keeps in memory, traced on the ``meta`` device.
+
+``profile_entry(model, entry) -> dict`` runs the model three times on meta tensors (no real
+memory is touched, no weights are needed): an inference forward, a training step (forward,
+cross-entropy, backward) and the same step with gradient checkpointing on. A
+``TorchDispatchMode`` sees every tensor an op creates and follows the *storage* behind it with
+a weak reference, so it knows at every moment which bytes are alive: what autograd saved for
+backward, the transients of each op, the gradients as they accumulate. Views and in-place ops
+cost nothing, as on a real device.
+
+Each live byte is filed in one of five classes, so a profile traced at one batch size and
+input size scales to any other without the model:
+
+- ``grads``: parameter gradients (identified by a post-accumulate-grad hook);
+- ``fixed``: does not depend on the batch (derived from parameters only, or a weight-sized
+  transient of the backward);
+- ``sample``: per sample, independent of input size (pooled features, logits);
+- ``lin``: per sample, proportional to pixels (images) or tokens (text);
+- ``quad``: per sample, proportional to tokens squared (attention maps, masks; text only).
+
+Per-sample means "depends on the input" (taint from the input tensors) and its size is a
+multiple of the traced batch, 11, a prime no layer width is likely to share.
+
+The peak of a run is not one number but an envelope: at batch 1 the peak may come at the end
+of the backward (all gradients alive), at batch 256 at the end of the forward (all
+activations alive). The profile keeps, for a grid of batch sizes and input-size ratios, the
+moment that was highest; ``estimate_memory`` takes the maximum over those points for the
+workload at hand, which is exact for any workload on the grid and close between them.
+
+Attention: on meta, ``scaled_dot_product_attention`` falls back to the math path, which
+materialises the (tokens x tokens) attention map, while real CPUs and GPUs run a fused kernel
+(flash / memory-efficient) that keeps only a log-sum-exp. The tracer replaces SDPA by a
+stand-in that allocates and saves exactly what the fused kernels do. PyTorch's CPU kernel has
+no dropout, so a model with attention dropout (BERT's 0.1) falls back to the math path when it
+trains on CPU: for such models the training step is also traced with the math path
+(``train_math``, ``train_ckpt_math``).
+
+The profile format (all sizes are bytes at the traced dtype, float32)::
+
+    {"version": 1, "torch": "2.x", "kind": "image" | "text",
+     "traced": {"batch": 11, "image_size": 224} | {"batch": 11, "seq_len": 128},
+     "param_bytes", "trainable_param_bytes", "buffer_bytes", "largest_param_bytes",
+     "input_bytes_per_sample",
+     "inference": {"peak": [[grads, fixed, sample, lin, quad], ...], "ops": n},
+     "train": {"peak": [...], "saved": [5 numbers at the end of the forward], "ops": n},
+     "train_ckpt": {...} | None,        # None: the model has no gradient checkpointing
+     "train_math": {...} | None, "train_ckpt_math": {...} | None,
+     "attention": {"calls": n, "dropout": bool},
+     "macs_per_sample": {"conv": x, "depthwise": x, "matmul": x, "attention": x},
+     "data_dependent_ops": n, "seconds": t}
+
+``sample``/``lin``/``quad`` are per sample (already divided by the traced batch).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import warnings
+import weakref
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from selector.core.catalog.entry import CatalogEntry
+
+PROFILE_VERSION = 1
+TRACE_BATCH = 11
+GRADS, FIXED, SAMPLE, LIN, QUAD = range(5)
+ENVELOPE_BATCHES = (1, 4, 32, 256)
+ENVELOPE_RATIOS = (0.25, 1.0, 4.0)
+"""The grid the envelope is kept for: batch sizes and input-size ratios (pixels or tokens)."""
+
+
+def profile_entry(model: "torch.nn.Module", entry: "CatalogEntry") -> dict[str, Any]:
+    """Trace ``model`` (built on the meta device) with inputs shaped like ``entry`` expects.
+
+    Images: ``(11, *entry.input_size)``, default ``(3, 224, 224)``. Text: ``input_ids`` of
+    ``(11, entry.input_size[0])``, default sequence length 128, no padding (an all-ones
+    attention mask is dropped by transformers anyway). Returns the JSON-able profile described
+    in the module docstring. Raises ``ValueError`` if the model has real (non-meta) parameters.
+    """
+    if entry.is_text:
+        seq_len = int(entry.input_size[0]) if entry.input_size else 128
+        return profile_model(model, "text", seq_len=seq_len)
+    size = tuple(entry.input_size) if entry.input_size else (3, 224, 224)
+    return profile_model(model, "image", image_shape=size)
+
+
+def profile_model(
+    model: "torch.nn.Module",
+    kind: str,
+    image_shape: tuple[int, ...] = (3, 224, 224),
+    seq_len: int = 128,
+) -> dict[str, Any]:
+    """Trace a meta-device ``model`` for images (``image_shape`` = C, H, W) or text."""
+    import torch
+
+    params = list(model.parameters())
+    if any(p.device.type != "meta" for p in params):
+        raise ValueError("profile_model needs a model built on the meta device")
+    start = time.perf_counter()
+    batch = TRACE_BATCH
+    if kind == "text":
+        size_key, size = "seq_len", seq_len
+
+        def make_input() -> dict[str, Any]:
+            return {"input_ids": torch.zeros(batch, seq_len, dtype=torch.long, device="meta")}
+
+        input_bytes = seq_len * 8
+    else:
+        size_key, size = "image_size", int(image_shape[-1])
+
+        def make_input() -> Any:
+            return torch.empty(batch, *image_shape, device="meta")
+
+        input_bytes = 4
+        for d in image_shape:
+            input_bytes *= int(d)
+    shape_info = _ShapeRules(kind, batch, seq_len if kind == "text" else None)
+    was_training = model.training
+    profile: dict[str, Any] = {
+        "version": PROFILE_VERSION,
+        "torch": torch.__version__.split("+")[0],
+        "kind": kind,
+        "traced": {"batch": batch, size_key: size},
+        "param_bytes": sum(p.numel() * p.element_size() for p in params),
+        "trainable_param_bytes": sum(p.numel() * p.element_size() for p in params if p.requires_grad),
+        "buffer_bytes": sum(b.numel() * b.element_size() for b in model.buffers()),
+        "largest_param_bytes": max((p.numel() * p.element_size() for p in params), default=0),
+        "input_bytes_per_sample": input_bytes,
+    }
+    sdpa = _SdpaRecorder()
+    try:
+        with _quiet():
+            model.eval()
+            with torch.no_grad(), sdpa.fused():
+                inference = _run(model, make_input, shape_info, train=False)
+            profile["inference"] = inference.result()
+            profile["macs_per_sample"] = {k: v / batch for k, v in inference.macs.items()}
+            profile["macs_per_sample"]["attention"] = sdpa.macs / batch
+            sdpa.reset()
+            model.train()
+            with sdpa.fused():
+                profile["train"] = _run(model, make_input, shape_info, train=True).result()
+            attn_dropout = sdpa.dropout
+            profile["attention"] = {"calls": sdpa.calls, "dropout": attn_dropout}
+            profile["train_math"] = (
+                _run(model, make_input, shape_info, train=True).result() if attn_dropout else None
+            )
+            profile["train_ckpt"] = profile["train_ckpt_math"] = None
+            if _set_checkpointing(model, True):
+                try:
+                    with sdpa.fused():
+                        profile["train_ckpt"] = _run(model, make_input, shape_info, True).result()
+                    if attn_dropout:
+                        profile["train_ckpt_math"] = _run(model, make_input, shape_info, True).result()
+                finally:
+                    _set_checkpointing(model, False)
+    finally:
+        model.train(was_training)
+        for p in params:
+            p.grad = None
+    profile["data_dependent_ops"] = _Tracker.data_dependent_total
+    _Tracker.data_dependent_total = 0
+    profile["seconds"] = round(time.perf_counter() - start, 3)
+    return profile
+
+
+# ------------------------------------------------------------------------------ the tracer
+class _ShapeRules:
+    """Files a new per-sample tensor as ``sample``, ``lin`` or ``quad`` from its shape."""
+
+    def __init__(self, kind: str, batch: int, seq_len: int | None) -> None:
+        self.kind, self.batch, self.seq_len = kind, batch, seq_len
+
+    def per_sample_class(self, shape: tuple[int, ...]) -> int:
+        ndim, b, seq = len(shape), self.batch, self.seq_len
+        if seq is not None and ndim >= 3 and shape[-1] == shape[-2] == seq:
+            if ndim >= 4 or shape[0] != b:
+                return QUAD
+        if ndim <= 2 and ndim >= 1 and shape[0] == b:
+            if ndim == 1 or seq is None or shape[1] != seq:
+                return SAMPLE
+        return LIN
+
+
+class _Run:
+    def __init__(self, tracker: "_Tracker", ops: int) -> None:
+        self.tracker, self.ops = tracker, ops
+        self.macs = tracker.macs
+
+    def result(self) -> dict[str, Any]:
+        t = self.tracker
+        out: dict[str, Any] = {"peak": t.envelope(), "ops": self.ops}
+        if t.saved is not None:
+            out["saved"] = t.per_sample(t.saved)
+        return out
+
+
+def _run(model: Any, make_input: Any, rules: _ShapeRules, train: bool) -> _Run:
+    import torch
+    import torch.nn.functional as F
+
+    inputs = make_input()
+    tracker = _Tracker(rules)
+    tracker.exclude(model.parameters())
+    tracker.exclude(model.buffers())
+    for t in inputs.values() if isinstance(inputs, dict) else [inputs]:
+        tracker.taint_input(t)
+    hooks = []
+    if train:
+        for p in model.parameters():
+            if p.requires_grad:
+                hooks.append(p.register_post_accumulate_grad_hook(tracker.on_grad))
+    try:
+        with tracker:
+            out = model(**inputs) if isinstance(inputs, dict) else model(inputs)
+            logits = _logits(out)
+            if train:
+                if logits.ndim == 2:
+                    target = torch.zeros(logits.shape[0], dtype=torch.long, device="meta")
+                    loss = F.cross_entropy(logits, target)
+                else:
+                    loss = logits.float().mean()
+                del out, logits
+                tracker.mark_saved()
+                loss.backward()
+                del loss
+            else:
+                del out, logits
+    finally:
+        for h in hooks:
+            h.remove()
+        for p in model.parameters():
+            p.grad = None
+    return _Run(tracker, tracker.ops)
+
+
+def _logits(out: Any) -> "torch.Tensor":
+    import torch
+
+    if isinstance(out, torch.Tensor):
+        return out
+    logits = getattr(out, "logits", None)
+    if isinstance(logits, torch.Tensor):
+        return logits
+    items = out.values() if isinstance(out, dict) else out if isinstance(out, (tuple, list)) else []
+    for item in items:
+        if isinstance(item, torch.Tensor):
+            return item
+    raise TypeError(f"cannot find the logits in a {type(out).__name__} output")
+
+
+def _tensors(obj: Any) -> Iterator[Any]:
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif isinstance(obj, (list, tuple)):
+        for item in obj:
+            yield from _tensors(item)
+    elif isinstance(obj, dict):
+        for item in obj.values():
+            yield from _tensors(item)
+
+
+def _probe_weights(kind: str) -> list[tuple[float, ...]]:
+    ratios = ENVELOPE_RATIOS
+    return [(1.0, 1.0, b, b * r, b * r * r) for b in ENVELOPE_BATCHES for r in ratios]
+
+
+class _Tracker:
+    """The dispatch mode: live bytes per class, by storage, and the envelope of peaks."""
+
+    data_dependent_total = 0
+
+    def __init__(self, rules: _ShapeRules) -> None:
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        tracker = self
+
+        class Mode(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+                return tracker.dispatch(func, args, kwargs or {})
+
+        self.mode = Mode()
+        self.rules = rules
+        self.live: dict[int, list] = {}  # id(storage) -> [nbytes, class, weakref]
+        self.tainted: set[int] = set()
+        self.external: set[int] = set()
+        self.totals = [0, 0, 0, 0, 0]
+        self.weights = _probe_weights(rules.kind)
+        self.best = [(-1.0, None)] * len(self.weights)
+        self.saved: list[int] | None = None
+        self.ops = 0
+        self.macs = {"conv": 0.0, "depthwise": 0.0, "matmul": 0.0}
+
+    def __enter__(self) -> "_Tracker":
+        self.mode.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.mode.__exit__(*exc)
+
+    # -- storages
+    def _track(self, tensor: Any, tainted: bool) -> None:
+        storage = tensor.untyped_storage()
+        key = id(storage)
+        if key in self.live or key in self.external:
+            return
+        nbytes = storage.nbytes()
+        if tainted and tensor.numel() % self.rules.batch == 0:
+            cls = self.rules.per_sample_class(tuple(tensor.shape))
+        else:
+            cls = FIXED
+        self.live[key] = [nbytes, cls, weakref.ref(storage, lambda _r, k=key: self._freed(k))]
+        self.totals[cls] += nbytes
+        if tainted:
+            self.tainted.add(key)
+
+    def _freed(self, key: int) -> None:
+        record = self.live.pop(key, None)
+        if record is not None:
+            self.totals[record[1]] -= record[0]
+        self.tainted.discard(key)
+
+    def taint_input(self, tensor: Any) -> None:
+        """Mark an input: what derives from it is per sample (its own bytes are counted apart)."""
+        key = id(tensor.untyped_storage())
+        self.tainted.add(key)
+        self.external.add(key)
+
+    def exclude(self, tensors: Any) -> None:
+        """Storages that exist before the run (weights, buffers): their views cost nothing."""
+        for t in tensors:
+            self.external.add(id(t.untyped_storage()))
+
+    def on_grad(self, param: Any) -> None:
+        grad = param.grad
+        if grad is None:
+            return
+        record = self.live.get(id(grad.untyped_storage()))
+        if record is not None and record[1] != GRADS:
+            self.totals[record[1]] -= record[0]
+            record[1] = GRADS
+            self.totals[GRADS] += record[0]
+        self._observe()
+
+    # -- the dispatch hook
+    def dispatch(self, func: Any, args: tuple, kwargs: dict) -> Any:
+        import torch
+
+        if func is torch.ops.aten._local_scalar_dense.default:
+            _Tracker.data_dependent_total += 1
+            return False if args[0].dtype == torch.bool else 1
+        out = func(*args, **kwargs)
+        self.ops += 1
+        tainted = False
+        for t in _tensors(args):
+            if id(t.untyped_storage()) in self.tainted:
+                tainted = True
+                break
+        if not tainted:
+            for t in _tensors(kwargs):
+                if id(t.untyped_storage()) in self.tainted:
+                    tainted = True
+                    break
+        for t in _tensors(out):
+            self._track(t, tainted)
+        self._count_macs(func, args, out)
+        self._observe()
+        return out
+
+    def _observe(self) -> None:
+        totals = self.totals
+        for i, w in enumerate(self.weights):
+            value = (
+                totals[0] * w[0] + totals[1] * w[1]
+                + (totals[2] * w[2] + totals[3] * w[3] + totals[4] * w[4]) / self.rules.batch
+            )
+            if value > self.best[i][0]:
+                self.best[i] = (value, tuple(totals))
+
+    def mark_saved(self) -> None:
+        self.saved = list(self.totals)
+
+    def per_sample(self, totals: Any) -> list[float]:
+        b = self.rules.batch
+        return [float(totals[0]), float(totals[1]), totals[2] / b, totals[3] / b, totals[4] / b]
+
+    def envelope(self) -> list[list[float]]:
+        points = []
+        for _value, totals in self.best:
+            if totals is None:
+                continue
+            point = [round(x, 1) for x in self.per_sample(totals)]
+            if point not in points:
+                points.append(point)
+        return points
+
+    def _count_macs(self, func: Any, args: tuple, out: Any) -> None:
+        import torch
+
+        aten = torch.ops.aten
+        if func is aten.convolution.default:
+            x, w, groups = args[0], args[1], args[8]
+            macs = out.numel() * w.shape[1] * (w.numel() // (w.shape[0] * w.shape[1]))
+            kind = "depthwise" if groups > 1 and groups == x.shape[1] else "conv"
+            self.macs[kind] += float(macs)
+        elif func in (aten.mm.default, aten.bmm.default):
+            self.macs["matmul"] += float(out.numel() * args[0].shape[-1])
+        elif func in (aten.addmm.default, aten.baddbmm.default):
+            self.macs["matmul"] += float(out.numel() * args[1].shape[-1])
+
+
+# ------------------------------------------------------------------------------ attention
+class _SdpaRecorder:
+    """Swaps ``F.scaled_dot_product_attention`` for a stand-in with the fused kernels' memory."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.calls, self.macs, self.dropout = 0, 0.0, False
+
+    @contextlib.contextmanager
+    def fused(self) -> Iterator[None]:
+        import torch.nn.functional as F
+
+        original = F.scaled_dot_product_attention
+        recorder = self
+
+        def stand_in(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,  # noqa: ANN001
+                     scale=None, enable_gqa=False):
+            recorder.calls += 1
+            recorder.dropout = recorder.dropout or dropout_p > 0
+            lq, lk = query.shape[-2], key.shape[-2]
+            heads_x_batch = query.numel() // (lq * query.shape[-1])
+            recorder.macs += float(heads_x_batch * lq * lk * (query.shape[-1] + value.shape[-1]))
+            return _fused_attention().apply(query, key, value, attn_mask)
+
+        F.scaled_dot_product_attention = stand_in
+        try:
+            yield
+        finally:
+            F.scaled_dot_product_attention = original
+
+
+_FUSED = None
+
+
+def _fused_attention() -> Any:
+    """An autograd function that saves (q, k, v, out, logsumexp) like flash attention."""
+    global _FUSED
+    if _FUSED is None:
+        import torch
+
+        class FusedAttention(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, q, k, v, mask):  # noqa: ANN001
+                out = q.new_empty((*q.shape[:-1], v.shape[-1]))
+                lse = q.new_empty(q.shape[:-1], dtype=torch.float32)
+                ctx.save_for_backward(q, k, v, out, lse)
+                return out
+
+            @staticmethod
+            def backward(ctx, grad):  # noqa: ANN001
+                q, k, v, _out, _lse = ctx.saved_tensors
+                return torch.empty_like(q), torch.empty_like(k), torch.empty_like(v), None
+
+        _FUSED = FusedAttention
+    return _FUSED
+
+
+# ------------------------------------------------------------------------------ helpers
+def _set_checkpointing(model: Any, enable: bool) -> bool:
+    """Turn gradient checkpointing on or off (timm or transformers); False if unsupported."""
+    try:
+        if hasattr(model, "set_grad_checkpointing"):
+            model.set_grad_checkpointing(enable)
+            return True
+        if getattr(model, "supports_gradient_checkpointing", False):
+            if enable:
+                fn = getattr(model, "activation_checkpointing_enable", None)
+                if fn is None:
+                    model.gradient_checkpointing_enable({"use_reentrant": False})
+                else:
+                    fn({"use_reentrant": False})
+            else:
+                fn = getattr(model, "activation_checkpointing_disable", None)
+                (fn or model.gradient_checkpointing_disable)()
+            return True
+    except (AssertionError, ValueError, NotImplementedError, AttributeError):
+        return False
+    return False
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence the warnings models print when traced (use_cache, deprecations)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            from transformers.utils import logging as hf_logging
+        except ImportError:  # pragma: no cover
+            yield
+            return
+        level = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
+        try:
+            yield
+        finally:
+            hf_logging.set_verbosity(level)
