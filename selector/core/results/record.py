@@ -1,0 +1,279 @@
+"""What a probe leaves behind: :class:`ProbeResult`, and the typed rows inside it.
+
+A result is one probe of one model on one device (a latency sweep, a quick fine-tune, ...).
+It says how the probe ended (``status``), what it measured (``rows`` and ``summary``), with
+what (``spec``, ``settings``, ``hardware``, ``software``) and what was predicted beforehand
+(``estimate``), so a figure can be compared with someone else's row, as timm's benchmark
+CSVs allow. Everything is plain JSON: ``to_dict`` / ``from_dict`` round-trip exactly.
+
+Units: times in seconds (``*_s``) or milliseconds (``*_ms``), memory in MiB (``*_mib``),
+accuracies as fractions in [0, 1], throughput in samples per second.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+# How a probe ended. Every end is one of these.
+FINISHED = "finished"
+"""The probe ran to its end (possibly cut short by its soft time budget; see ``summary``)."""
+CANCELLED = "cancelled"
+"""The user cancelled it; rows measured before that are kept."""
+TIMED_OUT = "timed_out"
+"""It ran past its hard timeout and was killed."""
+OUT_OF_MEMORY = "out_of_memory"
+"""CUDA out of memory, ``MemoryError``, or killed by SIGKILL that selector did not send
+(the kernel's OOM killer, as far as anyone can tell from outside)."""
+CRASHED = "crashed"
+"""The child died from a signal (segfault, abort) or exited without reporting a result."""
+FAILED = "failed"
+"""The probe raised an error; ``error`` keeps the traceback."""
+REFUSED = "refused"
+"""Not started: the pre-flight check found it would not fit in free memory (not forced)."""
+STATUSES = (FINISHED, CANCELLED, TIMED_OUT, OUT_OF_MEMORY, CRASHED, FAILED, REFUSED)
+
+STATUS_WORDS = {
+    FINISHED: "finished",
+    CANCELLED: "cancelled",
+    TIMED_OUT: "timed out",
+    OUT_OF_MEMORY: "out of memory",
+    CRASHED: "crashed",
+    FAILED: "failed",
+    REFUSED: "refused",
+}
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+@dataclass
+class LatencyRow:
+    """One measured configuration of the latency probe: a model at one batch size and dtype.
+
+    The row is self-contained (model, input size, batch, dtype, threads, device, software),
+    so it can be compared with a row measured elsewhere.
+    """
+
+    model_id: str
+    device: str
+    """``cpu`` or ``cuda:N``."""
+    dtype: str
+    """``fp32``, ``bf16``, ``fp16`` or ``int8-dynamic`` (Linear layers quantized, CPU)."""
+    batch_size: int
+    input_size: list[int] = field(default_factory=list)
+    """Per-sample input: ``[3, H, W]`` for images, ``[seq_len]`` for text."""
+    weights: str = ""
+    """``pretrained`` or ``random`` (architecture only)."""
+    device_name: str = ""
+    threads: int | None = None
+    """Intra-op threads torch used (``torch.get_num_threads()`` in the probe)."""
+    channels_last: bool = False
+    timing: str = "perf_counter"
+    """``perf_counter`` (CPU, synchronous) or ``cuda_events`` (an event pair and a sync per step)."""
+    warmup_iters: int = 0
+    warmup_s: float = 0.0
+    iters: int = 0
+    """Measured iterations (each one forward pass of ``batch_size`` samples)."""
+    measure_s: float = 0.0
+    """Wall time spent in the measured iterations."""
+    load_s: float | None = None
+    """Building the model and moving it to the device (the same for every row of a probe)."""
+    convert_s: float | None = None
+    """Converting the loaded model to this row's dtype (cast or quantization)."""
+    first_call_ms: float | None = None
+    """The first forward pass at this batch size and dtype (includes lazy initialisation)."""
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p99_ms: float | None = None
+    mean_ms: float | None = None
+    std_ms: float | None = None
+    min_ms: float | None = None
+    max_ms: float | None = None
+    cv: float | None = None
+    """Coefficient of variation of the step time (std / mean), a fraction."""
+    samples_per_s: float | None = None
+    """Throughput: ``batch_size`` / mean step time."""
+    rss_before_mib: float | None = None
+    """Resident memory of the probe process before this row started."""
+    peak_rss_mib: float | None = None
+    """Peak resident memory of the probe process during this row (process-wide, polled at
+    ``rss_poll_ms`` and, on Linux, also the kernel's high-water mark)."""
+    rss_poll_ms: float | None = None
+    cuda_max_allocated_mib: float | None = None
+    cuda_max_reserved_mib: float | None = None
+    nvml_process_mib: float | None = None
+    """Peak GPU memory NVML attributes to the probe process (includes the CUDA context)."""
+    quantized_fraction: float | None = None
+    """int8 rows: share of the parameters that sit in quantized Linear layers."""
+    budget_limited: bool = False
+    """True when the time budget stopped the measurement before its minimum length."""
+    software: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "LatencyRow":
+        return cls(**_known(cls, data))
+
+
+@dataclass
+class FinetuneReport:
+    """What the quick fine-tune probe did and measured (the one row of a fine-tune result)."""
+
+    model_id: str
+    device: str
+    weights: str = ""
+    """``pretrained`` or ``random``; a random backbone learns far less in a short budget."""
+    train_mode: str = "full"
+    """``full`` (every parameter trains) or ``head`` (only the new classification head)."""
+    precision: str = "fp32"
+    """``fp32``, or ``bf16-autocast`` / ``fp16-autocast`` (AMP on CUDA)."""
+    optimizer: str = "AdamW"
+    lr: float | None = None
+    head_lr: float | None = None
+    weight_decay: float | None = None
+    batch_size_requested: int | None = None
+    batch_size_used: int | None = None
+    """The batch that ran: smaller than requested when out-of-memory stepped it down."""
+    oom_step_downs: list[int] = field(default_factory=list)
+    """Batch sizes that ran out of memory, in order."""
+    steps: int = 0
+    """Optimizer steps taken."""
+    samples_seen: int = 0
+    epochs: float = 0.0
+    train_s: float = 0.0
+    """Wall time of the training steps (evaluation excluded)."""
+    mean_step_ms: float | None = None
+    p50_step_ms: float | None = None
+    samples_per_s: float | None = None
+    """Training throughput: samples seen / train_s."""
+    loss_first: float | None = None
+    loss_last: float | None = None
+    """Mean loss of the last few steps."""
+    acc_before: float | None = None
+    """Held-out accuracy with the new, untrained head (about chance)."""
+    acc_after: float | None = None
+    """Held-out accuracy after the fine-tune."""
+    eval_samples: int = 0
+    train_samples: int = 0
+    num_classes: int = 0
+    classes: list[str] = field(default_factory=list)
+    input_size: list[int] = field(default_factory=list)
+    preprocessing: str = ""
+    """Where the preprocessing came from: the model's data config, its tokenizer, or a fallback."""
+    tokenizer: str = ""
+    """Text: ``model tokenizer (<path>)`` or ``hashing fallback`` (when none was local)."""
+    load_s: float | None = None
+    peak_rss_mib: float | None = None
+    cuda_max_allocated_mib: float | None = None
+    cuda_max_reserved_mib: float | None = None
+    nvml_process_mib: float | None = None
+    threads: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    """Dataset summary: source, counts, skipped files, notes (see ``LoadedDataset.summary``)."""
+    budget_limited: bool = True
+    """True when the time budget (not a step limit) ended the training."""
+    software: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FinetuneReport":
+        return cls(**_known(cls, data))
+
+
+@dataclass
+class ProbeResult:
+    """How one probe ended and what it measured. Stored in the results database."""
+
+    id: str
+    """Unique id of the probe (hex uuid); also the id of its ``ProbeSpec``."""
+    kind: str
+    """Probe kind: ``latency``, ``finetune`` (and later ``transfer``)."""
+    model_id: str
+    """Catalog id of the model probed."""
+    device: str
+    """``cpu`` or ``cuda:N``."""
+    status: str
+    """One of ``STATUSES``."""
+    message: str = ""
+    """One plain sentence on how it ended (what the GUI and CLI show)."""
+    session_id: str | None = None
+    """The session (a run of several probes) it belongs to."""
+    task: str = ""
+    """``image-classification`` or ``text-classification``."""
+    started_at: str = ""
+    """ISO 8601, UTC."""
+    ended_at: str = ""
+    duration_s: float | None = None
+    """Wall time from spawning the child to its end, as the parent saw it."""
+    weights: str = ""
+    """``pretrained`` or ``random`` (architecture only); empty if it ended before loading."""
+    weights_note: str = ""
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    """Measured rows. Latency: ``LatencyRow`` dicts; fine-tune: one ``FinetuneReport`` dict."""
+    summary: dict[str, Any] = field(default_factory=dict)
+    """Headline figures of the kind (e.g. best samples/s, accuracy after), for lists."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Settings the child actually used (after defaults and adjustments)."""
+    loss_curve: list[dict[str, Any]] = field(default_factory=list)
+    """Fine-tune: one point per optimizer step, ``{step, loss, t_s, batch_size}``."""
+    events: list[dict[str, Any]] = field(default_factory=list)
+    """Every event the probe emitted (``ProbeEvent.to_dict()``), in order."""
+    estimate: dict[str, Any] | None = None
+    """The prediction made before the probe (memory in MiB and, when known, latency)."""
+    preflight: dict[str, Any] | None = None
+    """The pre-flight check: ``{estimate_mib, free_mib, fits, forced, message}``."""
+    spec: dict[str, Any] = field(default_factory=dict)
+    """The ``ProbeSpec`` as asked."""
+    hardware: dict[str, Any] | None = None
+    """``HardwareProfile.to_dict()`` of the machine it ran on."""
+    software: dict[str, str] = field(default_factory=dict)
+    """Versions: python, torch, timm, transformers, selector, CUDA, cuDNN, OS."""
+    exit_code: int | None = None
+    """The child's exit status; negative: killed by that signal number (POSIX)."""
+    error: str = ""
+    """Error text, with the traceback when the probe raised."""
+    stderr_tail: str = ""
+    """The last lines the child wrote to stderr (warnings, crash output)."""
+    overhead: dict[str, float] = field(default_factory=dict)
+    """Cost of isolation, seconds: ``spawn_s`` (start until the child is running Python),
+    ``ready_s`` (until the probe code ran, imports included), ``load_s`` (model build)."""
+    child_peak_rss_mib: float | None = None
+    """Peak resident memory of the child as the parent saw it (polled every ~50 ms);
+    kept also when the child was killed."""
+
+    # ------------------------------------------------------------------ views
+    @property
+    def ok(self) -> bool:
+        return self.status == FINISHED
+
+    @property
+    def status_words(self) -> str:
+        return STATUS_WORDS.get(self.status, self.status)
+
+    def latency_rows(self) -> list[LatencyRow]:
+        return [LatencyRow.from_dict(r) for r in self.rows] if self.kind == "latency" else []
+
+    def finetune_report(self) -> FinetuneReport | None:
+        if self.kind != "finetune" or not self.rows:
+            return None
+        return FinetuneReport.from_dict(self.rows[0])
+
+    # ---------------------------------------------------------- serialisation
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ProbeResult":
+        if not isinstance(data, dict) or "id" not in data or "status" not in data:
+            raise ValueError("not a probe result: expected a JSON object with 'id' and 'status'")
+        return cls(**_known(cls, data))
