@@ -1,0 +1,233 @@
+"""The sheets' plots, drawn headless with matplotlib (no pyplot, no Qt, no display).
+
+Each ``*_figure`` returns a matplotlib ``Figure`` or None when there is nothing to draw;
+:func:`to_svg` / :func:`to_png` turn it into bytes for the HTML (SVG) and PDF (PNG) sheets.
+Model names are drawn as plain text: ``$`` never switches to mathtext.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from selector.core.recommend.checks import evidence, metric_label
+
+STATUS_STYLE = {
+    "recommended": ("#2e7d32", "recommended"),
+    "pareto": ("#1565c0", "Pareto front"),
+    "dominated": ("#8d8d8d", "dominated"),
+    "unverified": ("#ef6c00", "unverified"),
+    "rejected": ("#c62828", "rejected"),
+}
+RC = {
+    "text.parse_math": False,
+    "font.family": "DejaVu Sans",
+    "font.size": 8.5,
+    "axes.titlesize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "svg.fonttype": "path",
+    "svg.hashsalt": "selector",
+}
+_MAX_LABEL = 30
+
+
+def _figure(width: float = 7.2, height: float = 4.0) -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _rc():  # noqa: ANN202 - a context manager
+    import matplotlib
+
+    return matplotlib.rc_context(RC)
+
+
+def short(name: str) -> str:
+    return name if len(name) <= _MAX_LABEL else name[: _MAX_LABEL - 1] + "…"
+
+
+# ------------------------------------------------------------ accuracy vs latency
+def accuracy_latency_figure(sheet) -> Any | None:  # noqa: ANN001 - Sheet
+    """Accuracy (the recommendation's basis) against p50 latency, with the Pareto front and the
+    budget lines. Filled markers: measured latency; hollow: estimated."""
+    rec = sheet.recommendation
+    kind, metric = rec.basis_kind, rec.metric
+    points = []
+    for v in rec.verdicts:
+        y = evidence(sheet.candidate(v.model_id), kind, metric) if kind != "none" else None
+        if v.latency is not None and y is not None:
+            points.append((v, v.latency.value, y))
+    if not points:
+        return None
+    with _rc():
+        fig = _figure(7.2, 3.7)
+        ax = fig.add_subplot()
+        seen = set()
+        for v, x, y in points:
+            color, label = STATUS_STYLE.get(v.status, ("#000000", v.status))
+            measured = v.latency.source == "measured"
+            marker = "x" if v.status == "rejected" else "o"
+            style = ({"color": color} if marker == "x" else
+                     {"facecolors": color if measured else "none", "edgecolors": color})
+            ax.scatter([x], [y], s=60 if v.status == "recommended" else 34, marker=marker,
+                       linewidths=1.4, zorder=3, label=None if label in seen else label, **style)
+            seen.add(label)
+            if len(points) <= 16 or v.status in ("recommended", "pareto"):
+                ax.annotate(short(v.model_id), (x, y), xytext=(5, 4), textcoords="offset points",
+                            fontsize=7.5, color="#333333")
+        front = sorted((x, y) for v, x, y in points if v.status in ("recommended", "pareto"))
+        if len(front) > 1:
+            xs, ys = zip(*front)
+            ax.step(xs, ys, where="post", color=STATUS_STYLE["pareto"][0], alpha=0.5, lw=1.2,
+                    zorder=2, label="Pareto front (within constraints)")
+        con = rec.constraints
+        if con.latency_ms is not None:
+            ax.axvline(con.latency_ms, color="#c62828", ls="--", lw=1,
+                       label=f"budget {con.latency_ms:g} ms at batch {con.batch}")
+        if con.min_accuracy is not None and kind in ("finetuned", "published"):
+            ax.axhline(con.min_accuracy, color="#6a1b9a", ls=":", lw=1,
+                       label=f"accuracy floor {con.min_accuracy:g}%")
+        xs = [x for _, x, _ in points]
+        if min(xs) > 0 and max(xs) / min(xs) > 8:
+            ax.set_xscale("log")
+        ax.set_xlabel(f"p50 latency per batch of {con.batch} (ms) on {con.device}")
+        ax.set_ylabel(axis_label(kind, metric, sheet))
+        ax.set_title("Accuracy vs latency")
+        ax.grid(alpha=0.25)
+        ax.legend(loc="best", fontsize=7, frameon=False, title="hollow = estimated latency",
+                  title_fontsize=7)
+        return fig
+
+
+def axis_label(kind: str, metric: str | None, sheet=None) -> str:  # noqa: ANN001
+    if kind == "finetuned":
+        return "held-out accuracy after fine-tuning (%)"
+    if kind == "transfer":
+        methods = {c.transfer.method for c in (sheet.candidates if sheet else []) if c.transfer}
+        return f"transferability score ({', '.join(sorted(methods)) or 'combined'})"
+    return f"{metric_label(metric or '')} (%, published)"
+
+
+# ----------------------------------------------------------------- memory figures
+def memory_figure(sheet) -> Any | None:  # noqa: ANN001
+    """Estimated vs measured peak memory, for inference and fine-tuning, per candidate."""
+    from selector.core.export.table import csv_rows
+
+    rows = csv_rows(sheet)
+    panels = []
+    for mode, title in (("inference", "Inference"), ("finetune", "Fine-tuning")):
+        data = [(r["model_id"], r[f"{mode}_memory_estimated_mib"], r[f"{mode}_memory_measured_mib"])
+                for r in rows]
+        data = [d for d in data if d[1] is not None or d[2] is not None]
+        if data:
+            panels.append((mode, title, data[:20]))
+    if not panels:
+        return None
+    height = max(2.3, 0.9 + 0.3 * max(len(p[2]) for p in panels))
+    with _rc():
+        fig = _figure(7.2, height)
+        fig.suptitle("Peak memory: estimated vs measured", fontsize=10)
+        axes = fig.subplots(1, len(panels), squeeze=False)[0]
+        con = sheet.recommendation.constraints
+        for ax, (mode, title, data) in zip(axes, panels):
+            names = [short(d[0]) for d in data][::-1]
+            est = [d[1] or 0 for d in data][::-1]
+            meas = [d[2] or 0 for d in data][::-1]
+            pos = range(len(names))
+            ax.barh([p + 0.2 for p in pos], est, height=0.38, color="#90caf9", label="estimated")
+            ax.barh([p - 0.2 for p in pos], meas, height=0.38, color="#1565c0", label="measured")
+            ax.set_yticks(list(pos), names, fontsize=7.5)
+            ax.set_xlabel("peak memory (MiB)")
+            ax.set_title(title, fontsize=9)
+            limit = con.memory_limit_mib
+            if limit and mode == con.memory_mode and limit < 4 * max(est + meas):
+                ax.axvline(limit, color="#c62828", ls="--", lw=1, label="limit")
+            ax.grid(axis="x", alpha=0.25)
+        handles, labels = axes[-1].get_legend_handles_labels()
+        fig.legend(handles, labels, fontsize=7, frameon=False, loc="outside lower center",
+                   ncols=len(labels))
+        return fig
+
+
+def loss_figure(sheet) -> Any | None:  # noqa: ANN001
+    """Fine-tune training loss per step, one line per candidate that was fine-tuned."""
+    curves = [(c.model_id, c.loss_curve) for c in sheet.candidates if c.loss_curve]
+    if not curves:
+        return None
+    with _rc():
+        fig = _figure(7.2, 2.9)
+        ax = fig.add_subplot()
+        for name, curve in curves[:12]:
+            steps, losses = zip(*curve)
+            ax.plot(steps, losses, lw=1.3, label=short(name))
+        ax.set_xlabel("optimizer step")
+        ax.set_ylabel("training loss")
+        ax.set_title("Fine-tune loss curves")
+        ax.grid(alpha=0.25)
+        ax.legend(fontsize=7, frameon=False)
+        return fig
+
+
+def comparison_figure(comparison) -> Any | None:  # noqa: ANN001 - Comparison
+    """p50 latency of the same models on each machine (grouped bars, log scale)."""
+    models = [m for m in comparison.models if any(
+        comparison.cell(m, machine) and comparison.cell(m, machine).latency_p50_ms
+        for machine in comparison.machines)][:20]
+    if not models:
+        return None
+    machines = comparison.machines
+    with _rc():
+        fig = _figure(7.2, max(2.6, 0.6 + 0.28 * len(models) * max(1, len(machines)) / 1.6))
+        ax = fig.add_subplot()
+        width = 0.8 / len(machines)
+        for i, machine in enumerate(machines):
+            values = []
+            for m in models:
+                cell = comparison.cell(m, machine)
+                values.append(cell.latency_p50_ms if cell and cell.latency_p50_ms else 0)
+            pos = [j - 0.4 + width * (i + 0.5) for j in range(len(models))]
+            ax.barh(pos, values, height=width * 0.9, label=short(machine))
+        ax.set_yticks(range(len(models)), [short(m) for m in models], fontsize=7.5)
+        ax.invert_yaxis()
+        values = [c.latency_p50_ms for c in comparison.cells if c.latency_p50_ms]
+        if values and max(values) / max(min(values), 1e-9) > 8:
+            ax.set_xscale("log")
+        ax.set_xlabel("p50 latency per batch (ms)")
+        ax.set_title("The same models on each machine")
+        ax.grid(axis="x", alpha=0.25)
+        ax.legend(fontsize=7, frameon=False)
+        return fig
+
+
+# ---------------------------------------------------------------------- encoding
+def to_svg(fig: Any) -> bytes:
+    with _rc():
+        buf = io.BytesIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    return buf.getvalue()
+
+
+def to_png(fig: Any, dpi: int = 170) -> bytes:
+    with _rc():
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def sheet_figures(sheet) -> dict[str, Any]:  # noqa: ANN001
+    """The sheet's plots by name, leaving out those with nothing to draw."""
+    figures = {
+        "accuracy_latency": accuracy_latency_figure(sheet),
+        "memory": memory_figure(sheet),
+        "loss": loss_figure(sheet),
+    }
+    return {k: v for k, v in figures.items() if v is not None}
+
+
+PLOT_TITLES = {
+    "accuracy_latency": "Accuracy vs latency, with the Pareto front",
+    "memory": "Memory: estimated vs measured",
+    "loss": "Fine-tune loss curves",
+}

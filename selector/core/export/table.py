@@ -1,0 +1,201 @@
+"""The candidates table: stable CSV columns (with units in their names) and the short display
+table the PDF, HTML and Markdown sheets show.
+
+CSV column names never change meaning; new columns are only added at the end. Units: ``_ms``
+milliseconds per batch, ``_mib`` MiB, ``_pct`` percent, ``macs`` multiply-accumulates per
+sample, ``_samples_per_s`` samples per second. Sources are ``measured``, ``estimated`` or
+``published``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any, Callable
+
+from selector.core.recommend import FINETUNE, Candidate, Figure, Verdict
+from selector.core.units import fmt_count, fmt_mib, fmt_ms
+
+# name, type (for reading back)
+CSV_COLUMNS: list[tuple[str, type]] = [
+    ("rank", int), ("model_id", str), ("status", str), ("reason", str),
+    ("task", str), ("family", str), ("source", str), ("weights", str), ("license", str),
+    ("params", int), ("macs", float),
+    ("accuracy_basis", str), ("accuracy_kind", str), ("accuracy_value", float),
+    ("finetuned_accuracy_pct", float), ("baseline_accuracy_pct", float),
+    ("transfer_method", str), ("transfer_score", float), ("transfer_rank", int),
+    ("transfer_stability", float),
+    ("published_metric", str), ("published_accuracy_pct", float),
+    ("latency_p50_ms", float), ("latency_p90_ms", float), ("latency_p99_ms", float),
+    ("latency_source", str), ("latency_batch", int), ("latency_dtype", str),
+    ("latency_threads", int), ("latency_device", str), ("throughput_samples_per_s", float),
+    ("memory_mode", str), ("peak_memory_mib", float), ("peak_memory_source", str),
+    ("inference_memory_estimated_mib", float), ("inference_memory_measured_mib", float),
+    ("finetune_memory_estimated_mib", float), ("finetune_memory_measured_mib", float),
+    ("balanced_score", float),
+]
+CSV_FIELDS = [name for name, _ in CSV_COLUMNS]
+
+
+def csv_rows(sheet) -> list[dict[str, Any]]:  # noqa: ANN001 - Sheet (import cycle)
+    """One dict per candidate, ranked order, keyed by :data:`CSV_FIELDS` (None = unknown)."""
+    rec = sheet.recommendation
+    con = rec.constraints
+    rows = []
+    for v in rec.verdicts:
+        c = sheet.candidate(v.model_id)
+        lat = v.latency
+        metric = rec.metric
+        row = {
+            "rank": v.rank, "model_id": c.model_id, "status": v.status, "reason": v.reason,
+            "task": c.task, "family": c.family, "source": c.source, "weights": c.weights,
+            "license": c.license, "params": c.params, "macs": c.macs,
+            "accuracy_basis": rec.basis_kind, "accuracy_kind": v.accuracy.kind,
+            "accuracy_value": v.accuracy.value,
+            "finetuned_accuracy_pct": _value(c.finetuned_accuracy),
+            "baseline_accuracy_pct": _value(c.baseline_accuracy),
+            "transfer_method": c.transfer.method if c.transfer else None,
+            "transfer_score": c.transfer.score if c.transfer else None,
+            "transfer_rank": c.transfer.rank if c.transfer else None,
+            "transfer_stability": c.transfer.stability if c.transfer else None,
+            "published_metric": metric if metric and metric in c.published else None,
+            "published_accuracy_pct": c.published.get(metric) if metric else None,
+            "latency_p50_ms": lat.value if lat else None,
+            "latency_p90_ms": lat.extra.get("p90") if lat else None,
+            "latency_p99_ms": lat.extra.get("p99") if lat else None,
+            "latency_source": lat.source if lat else None,
+            "latency_batch": lat.batch if lat else None,
+            "latency_dtype": lat.dtype if lat else None,
+            "latency_threads": lat.threads if lat else None,
+            "latency_device": lat.device if lat else None,
+            "throughput_samples_per_s": _throughput(lat),
+            "memory_mode": con.memory_mode,
+            "peak_memory_mib": v.memory.value if v.memory else None,
+            "peak_memory_source": v.memory.source if v.memory else None,
+            "inference_memory_estimated_mib": _pick(c, "inference_memory", "estimated", con),
+            "inference_memory_measured_mib": _pick(c, "inference_memory", "measured", con),
+            "finetune_memory_estimated_mib": _pick(c, "finetune_memory", "estimated", con),
+            "finetune_memory_measured_mib": _pick(c, "finetune_memory", "measured", con),
+            "balanced_score": v.score,
+        }
+        rows.append({k: None if val == "" else val for k, val in row.items()})
+    return rows
+
+
+def to_csv(sheet) -> str:  # noqa: ANN001
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for row in csv_rows(sheet):
+        writer.writerow({k: _csv_cell(v) for k, v in row.items()})
+    return out.getvalue()
+
+
+def read_csv(path: str | Path) -> list[dict[str, Any]]:
+    """Read a candidates CSV back, typed: the same dicts :func:`csv_rows` gave."""
+    types = dict(CSV_COLUMNS)
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        rows = []
+        for raw in reader:
+            rows.append({k: _parse(v, types.get(k, str)) for k, v in raw.items()})
+    return rows
+
+
+# ------------------------------------------------------------------- display table
+DISPLAY_HEADERS = ["#", "Model", "Status", "Accuracy", "p50 latency", "Memory", "Params", "Why"]
+SOURCE_TAG = {"measured": "M", "estimated": "E", "published": "P"}
+LEGEND = "M = measured on this machine, E = estimated, P = published by the model's authors."
+
+
+def display_rows(sheet) -> list[dict[str, str]]:  # noqa: ANN001
+    """Short strings for the sheets' table, plus ``status`` and ``model_id`` for styling."""
+    rec = sheet.recommendation
+    rows = []
+    for v in rec.verdicts:
+        c = sheet.candidate(v.model_id)
+        rows.append({
+            "#": str(v.rank) if v.rank is not None else "—",
+            "Model": c.model_id,
+            "Status": status_word(v.status),
+            "Accuracy": accuracy_cell(v),
+            "p50 latency": latency_cell(v.latency),
+            "Memory": memory_cell(v.memory),
+            "Params": fmt_count(c.params),
+            "Why": v.reason,
+            "status": v.status,
+            "model_id": c.model_id,
+        })
+    return rows
+
+
+def status_word(status: str) -> str:
+    return {"recommended": "recommended", "pareto": "Pareto front", "dominated": "dominated",
+            "unverified": "unverified", "rejected": "rejected"}.get(status, status)
+
+
+def accuracy_cell(v: Verdict) -> str:
+    acc = v.accuracy
+    if acc.value is None:
+        return "—"
+    tag = {"finetuned": "fine-tuned", "transfer": "transfer", "published": "P"}[acc.kind]
+    return f"{acc.number()} ({tag})"
+
+
+def latency_cell(fig: Figure | None) -> str:
+    if fig is None:
+        return "—"
+    batch = f" @{fig.batch}" if fig.batch is not None else ""
+    return f"{fmt_ms(fig.value)}{batch} ({SOURCE_TAG[fig.source]})"
+
+
+def memory_cell(fig: Figure | None) -> str:
+    return "—" if fig is None else f"{fmt_mib(fig.value)} ({SOURCE_TAG[fig.source]})"
+
+
+def memory_header(sheet) -> str:  # noqa: ANN001
+    return "Fine-tune memory" if sheet.recommendation.constraints.memory_mode == FINETUNE else (
+        "Inference memory")
+
+
+# ------------------------------------------------------------------------ helpers
+def _value(fig: Figure | None) -> float | None:
+    return fig.value if fig is not None else None
+
+
+def _throughput(fig: Figure | None) -> float | None:
+    if fig is None:
+        return None
+    if "samples_per_s" in fig.extra:
+        return fig.extra["samples_per_s"]
+    if fig.batch and fig.value > 0:
+        return round(fig.batch * 1000.0 / fig.value, 3)
+    return None
+
+
+def _pick(c: Candidate, kind: str, source: str, con) -> float | None:  # noqa: ANN001
+    batch = con.batch if kind == "inference_memory" else None
+    figures = [f for f in c.figures(kind, source)
+               if (batch is None or f.batch in (None, batch))]
+    return min(f.value for f in figures) if figures else None
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+_PARSERS: dict[type, Callable[[str], Any]] = {int: int, float: float, str: str}
+
+
+def _parse(text: str | None, kind: type) -> Any:
+    if text is None or text == "":
+        return None
+    try:
+        return _PARSERS[kind](text)
+    except ValueError:
+        return text
