@@ -38,6 +38,7 @@ class ProbeContext:
         self._stream = stream
         self._lock = threading.Lock()
         self.t0 = time.perf_counter() if t0 is None else t0
+        self.budget_t0 = self.t0
         self.stop_requested = threading.Event()
         """Set when the parent asks the probe to wrap up (a soft stop)."""
         self._last_progress = 0.0
@@ -48,9 +49,14 @@ class ProbeContext:
         """Seconds since the child started (the budget's clock)."""
         return time.perf_counter() - self.t0
 
+    def start_budget(self) -> None:
+        """Start the budget's clock now. Kinds call it once the model is loaded, so the
+        budget buys measuring time, not imports and loading (the hard timeout covers those)."""
+        self.budget_t0 = time.perf_counter()
+
     def time_left(self) -> float:
         """Seconds of the soft budget left (negative when overrun)."""
-        return self.spec.budget_s - self.elapsed()
+        return self.spec.budget_s - (time.perf_counter() - self.budget_t0)
 
     def should_stop(self) -> bool:
         """True when the budget is spent or the parent asked to stop: wrap up and report."""

@@ -56,6 +56,9 @@ class ProbeEvent:
     data: dict[str, Any] = field(default_factory=dict)
     result: Any = None
     """``end`` only: the ``ProbeResult``."""
+    index: int | None = None
+    """Position of this probe in its ``BenchRun`` (0-based), and the run's length."""
+    count: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready; ``end`` events carry only the result's id and status."""

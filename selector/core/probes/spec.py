@@ -36,7 +36,8 @@ class ProbeSpec:
     threads: int | None = None
     """Intra-op threads for torch (and OpenMP/MKL); None leaves torch's default."""
     budget_s: float = DEFAULT_BUDGET_S
-    """Soft time budget, seconds: the probe wraps up and reports what it measured."""
+    """Soft time budget for measuring, seconds, counted from the moment the model is loaded:
+    when it is spent the probe wraps up and reports what it measured."""
     timeout_s: float | None = None
     """Hard timeout, seconds: the child is killed and the probe classified timed out.
     None: ``default_timeout(budget_s)``."""
