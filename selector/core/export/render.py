@@ -168,7 +168,7 @@ def hardware_pairs(hardware: dict[str, Any] | None) -> list[tuple[str, str]]:
 
 
 # ----------------------------------------------------------------------- templates
-def _environment(autoescape: bool):  # noqa: ANN202 - jinja2.Environment
+def template_environment(autoescape: bool):  # noqa: ANN202 - jinja2.Environment
     import jinja2
 
     from selector.core.paths import resource
@@ -191,14 +191,14 @@ def render_html(sheet: Sheet) -> str:
          "data": base64.b64encode(_plots.to_svg(fig)).decode("ascii")}
         for name, fig in _plots.sheet_figures(sheet).items()
     ]
-    return _environment(True).get_template("sheet.html.j2").render(context)
+    return template_environment(True).get_template("sheet.html.j2").render(context)
 
 
 def render_markdown(sheet: Sheet, plot_hrefs: dict[str, str] | None = None) -> str:
     context = sheet_context(sheet)
     context["plots"] = [{"title": _plots.PLOT_TITLES[name], "href": href}
                         for name, href in (plot_hrefs or {}).items()]
-    text = _environment(False).get_template("sheet.md.j2").render(context)
+    text = template_environment(False).get_template("sheet.md.j2").render(context)
     return re.sub(r"\n{3,}", "\n\n", text)
 
 

@@ -5,9 +5,11 @@ How candidates are ordered by accuracy without comparing unlike figures:
 * The **basis** is the strongest kind of evidence (fine-tuned accuracy > transferability >
   published metric) held by the most candidates that pass the constraints. Candidates are
   sorted by it; those without it come after, ordered the same way among themselves.
-* Stronger evidence held by only some of them **refines** the order in place: the positions
-  those candidates occupy are re-filled in the order of the stronger figure. If the top two by
-  transferability are fine-tuned, their fine-tuned accuracy decides between them, and a
+* Stronger evidence held by only some of them **refines** that order: those candidates are put
+  in the order of the stronger figure, and the others are merged around them so that as few
+  as possible of the basis order's pairwise comparisons are broken (the strong order is kept
+  whole; on a draw the candidate with stronger evidence goes first). If the top two by
+  transferability are fine-tuned, their fine-tuned accuracy decides between them; a
   fine-tuned 88% is never set against someone else's ImageNet top-1 of 84%.
 * Equal figures are ties (same accuracy rank); ties are broken by latency, then by fewer
   parameters, then by name, and the sheet says so.
@@ -112,14 +114,53 @@ def accuracy_order(
         members = [m for m in order if evidence(lookup[m], tier, metric) is not None]
         if len(members) < 2:
             continue
-        slots = [i for i, m in enumerate(order) if m in members]
         better = sorted(members, key=lambda m: -evidence(lookup[m], tier, metric))
         if better != members:
             refined.append(tier)
-        for slot, model_id in zip(slots, better):
-            order[slot] = model_id
+            order = merge_keeping(order, better)
     tail, _, _ = accuracy_order(rest, metric)
     return order + tail, basis, refined
+
+
+def merge_keeping(order: list[str], strong: list[str]) -> list[str]:
+    """Re-order ``order`` so that ``strong`` (a subset) appears in exactly that order and the
+    rest keep their relative order, breaking the fewest pairs of ``order`` (dynamic programming
+    over the merge of the two sequences; O(len(strong) x len(rest)))."""
+    pos = {m: i for i, m in enumerate(order)}
+    chosen = set(strong)
+    rest = [m for m in order if m not in chosen]
+    n, k = len(strong), len(rest)
+    # cost_s[i][j]: placing strong[i] now, with rest[j:] still to come, breaks one pair for each
+    # of those that came before it in ``order``; cost_r likewise for rest[j].
+    cost_s = [[0] * (k + 1) for _ in range(n)]
+    for i, s in enumerate(strong):
+        for j in range(k - 1, -1, -1):
+            cost_s[i][j] = cost_s[i][j + 1] + (pos[rest[j]] < pos[s])
+    cost_r = [[0] * (n + 1) for _ in range(k)]
+    for j, r in enumerate(rest):
+        for i in range(n - 1, -1, -1):
+            cost_r[j][i] = cost_r[j][i + 1] + (pos[strong[i]] < pos[r])
+    best = [[0] * (k + 1) for _ in range(n + 1)]
+    for i in range(n, -1, -1):
+        for j in range(k, -1, -1):
+            if i == n and j == k:
+                continue
+            options = []
+            if i < n:
+                options.append(cost_s[i][j] + best[i + 1][j])
+            if j < k:
+                options.append(cost_r[j][i] + best[i][j + 1])
+            best[i][j] = min(options)
+    merged, i, j = [], 0, 0
+    while i < n or j < k:
+        take_strong = i < n and (j == k or cost_s[i][j] + best[i + 1][j] <= cost_r[j][i] + best[i][j + 1])
+        if take_strong:
+            merged.append(strong[i])
+            i += 1
+        else:
+            merged.append(rest[j])
+            j += 1
+    return merged
 
 
 def _dense_ranks(
@@ -224,44 +265,63 @@ def _recommended_reason(a: Assessment, objective: Objective, n: int, metric: str
         ACCURACY: "most accurate",
         LATENCY: "fastest",
     }.get(objective.kind, "best balance of accuracy and speed")
-    lead += f" of {n} candidate{'s' if n != 1 else ''} within the constraints" if n > 1 else (
-        ": the only candidate within the constraints")
+    lead = f"{lead} of {n} candidates within the constraints" if n > 1 else (
+        "the only candidate within the constraints")
     acc = best_accuracy(a.candidate, metric)
     parts = [lead, acc.text() if acc.value is not None else "", *a.passes[:3]]
     return "; ".join(p for p in parts if p)
 
 
 def _relative_reason(a, status, by_id, ranked, acc_rank, latency, metric, front) -> str:  # noqa: ANN001
+    """``dominated by X, which is more accurate (..) and faster (..)`` or, on the front,
+    ``on the Pareto front: less accurate than X (..), faster (..)``."""
     top = ranked[0]
     if status == DOMINATED:
-        other = dominators(a.model_id, ranked, acc_rank, latency)[0]
-        return f"dominated by {other}: " + _comparison(by_id[other], a, acc_rank, latency, metric,
-                                                      winner_first=True)
-    return f"on the Pareto front; vs {top}: " + _comparison(a, by_id[top], acc_rank, latency,
-                                                            metric, winner_first=False)
+        others = dominators(a.model_id, ranked, acc_rank, latency)
+        # Name the closest dominator whose own figures agree with the order, if any.
+        other = min(others, key=lambda o: (
+            not _shared_figure(by_id[o].candidate, a.candidate, acc_rank, metric)[2],
+            -acc_rank[o], latency[o]))
+        acc, speed = _comparison(by_id[other], a, acc_rank, latency, metric)
+        return f"dominated by {other}, which is {acc} and {speed}"
+    acc, speed = _comparison(a, by_id[top], acc_rank, latency, metric, name=top)
+    return f"on the Pareto front: {acc}, {speed}"
 
 
-def _comparison(x: Assessment, y: Assessment, acc_rank, latency, metric, *, winner_first) -> str:  # noqa: ANN001
-    """How x compares with y in accuracy and speed, in words with the numbers."""
-    acc = _accuracy_comparison(x.candidate, y.candidate, acc_rank, metric)
-    lx, ly = latency[x.model_id], latency[y.model_id]
-    if math.isfinite(lx) and math.isfinite(ly):
-        word = "faster" if lx < ly else "slower" if lx > ly else "as fast"
-        speed = f"{word} (p50 {fmt_ms(lx)} vs {fmt_ms(ly)})"
-    else:
-        speed = "speed not comparable (no latency figure for both)"
-    return f"{acc}, {speed}"
-
-
-def _accuracy_comparison(x: Candidate, y: Candidate, acc_rank, metric) -> str:  # noqa: ANN001
+def _comparison(x: Assessment, y: Assessment, acc_rank, latency, metric,  # noqa: ANN001
+                name: str | None = None) -> tuple[str, str]:
+    """How x compares with y (named ``name`` in the text, if given) in accuracy and speed."""
     rx, ry = acc_rank[x.model_id], acc_rank[y.model_id]
     word = "more accurate" if rx < ry else "less accurate" if rx > ry else "as accurate"
+    if name:
+        word += f" {'as' if rx == ry else 'than'} {name}"
+    ax, ay, agrees = _shared_figure(x.candidate, y.candidate, acc_rank, metric)
+    if ax is None:
+        detail = "by the merged order; no figure both share"
+    else:
+        tail = ", published" if ax.kind == PUBLISHED_KIND else ""
+        detail = f"{ax.label} {ax.number()} vs {ay.number()}{tail}"
+        if not agrees:
+            detail = f"by the merged order, though {detail} alone"
+    lx, ly = latency[x.model_id], latency[y.model_id]
+    if math.isfinite(lx) and math.isfinite(ly):
+        fast = "faster" if lx < ly else "slower" if lx > ly else "as fast"
+        speed = f"{fast} (p50 {fmt_ms(lx)} vs {fmt_ms(ly)})"
+    else:
+        speed = "of unknown relative speed (no latency figure for both)"
+    return f"{word} ({detail})", speed
+
+
+def _shared_figure(x: Candidate, y: Candidate, acc_rank, metric):  # noqa: ANN001, ANN202
+    """The strongest accuracy figure both have, and whether it agrees with their ranks."""
     for tier in reversed(TIERS):
         ax, ay = accuracy_of(x, tier, metric), accuracy_of(y, tier, metric)
         if ax.value is not None and ay.value is not None:
-            tail = ", published" if tier == PUBLISHED_KIND else ""
-            return f"{word} ({ax.label} {ax.number()} vs {ay.number()}{tail})"
-    return f"{word} (by the order above; no figure both share)"
+            rx, ry = acc_rank[x.model_id], acc_rank[y.model_id]
+            agrees = (ax.value > ay.value) if rx < ry else (ax.value < ay.value) if rx > ry else (
+                abs(ax.value - ay.value) < _EPS)
+            return ax, ay, agrees
+    return None, None, True
 
 
 def _summary(rec: Recommendation, assessed: list[Assessment]) -> str:

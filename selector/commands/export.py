@@ -1,0 +1,60 @@
+"""``selector export``: write the recommendation sheet (PDF, HTML, Markdown, CSV or JSON)."""
+
+from __future__ import annotations
+
+import argparse
+
+from selector.commands.recommend import add_constraint_arguments, add_source_arguments
+
+NAME = "export"
+HELP = "write a recommendation sheet: pdf, html, md, csv or json"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("pdf", "html", "md", "csv", "json"),
+                        help="sheet format (default: from the --out suffix)")
+    parser.add_argument("--out", required=True, metavar="PATH", help="file to write")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing file")
+    parser.add_argument("--title", help="title of the sheet")
+    parser.add_argument("--compare", nargs="+", metavar="SHEET.json",
+                        help="instead: compare JSON sheets from several machines "
+                             "(formats: html, md, csv, json)")
+    add_source_arguments(parser)
+    add_constraint_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from selector.core.export import build_sheet, export_sheet, format_for
+
+    fmt = format_for(args.out, args.format)
+    if args.compare:
+        return _compare(args, fmt)
+    from selector.commands.recommend import gather
+
+    candidates, constraints, objective, context = gather(args)
+    sheet = build_sheet(
+        candidates, constraints, objective, hardware=context["hardware"], data=context["data"],
+        software=context["software"], session_id=context["session_id"], title=args.title,
+    )
+    written = export_sheet(sheet, args.out, fmt, overwrite=args.force)
+    rec = sheet.recommendation
+    pick = rec.recommended or "no candidate meets the constraints"
+    print(f"wrote {written[0]} ({fmt}; recommended: {pick}; confidence: {rec.confidence})")
+    for extra in written[1:]:
+        print(f"wrote {extra}")
+    return 0
+
+
+def _compare(args: argparse.Namespace, fmt: str) -> int:
+    from selector.core.errors import SelectorError
+    from selector.core.export import compare_sheets, open_sheet
+    from selector.core.export.compare_render import export_comparison
+
+    if fmt == "pdf":
+        raise SelectorError("a comparison is written as html, md, csv or json, not pdf")
+    comparison = compare_sheets([open_sheet(p) for p in args.compare])
+    written = export_comparison(comparison, args.out, fmt, overwrite=args.force,
+                                title=args.title)
+    print(f"wrote {written[0]} ({fmt}; {len(comparison.models)} models on "
+          f"{len(comparison.machines)} machines)")
+    return 0

@@ -1,0 +1,180 @@
+"""``selector recommend``: which model to use under your constraints, and why."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "recommend"
+HELP = "recommend a model from a probe session (or catalog models) under your constraints"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_source_arguments(parser)
+    add_constraint_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the recommendation as JSON")
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--session", metavar="ID",
+                        help="probe session id or unique prefix (default: the latest)")
+    source.add_argument("--sheet", metavar="FILE",
+                        help="re-use the candidates of a JSON sheet (e.g. from another machine)")
+    source.add_argument("--models", metavar="ID[,ID...]",
+                        help="unprobed catalog models: published figures and estimates only")
+
+
+def add_constraint_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("constraints and objective")
+    group.add_argument("--latency-ms", type=_positive, metavar="MS",
+                       help="p50 latency budget per batch, in ms")
+    group.add_argument("--batch", type=int, default=1, metavar="N",
+                       help="batch size the latency budget is for (default: 1)")
+    group.add_argument("--device", default="cpu", help="cpu or cuda:N (default: cpu)")
+    group.add_argument("--dtype", help="only use latency figures of this dtype (fp32, bf16, ...)")
+    group.add_argument("--memory-gib", type=_positive, metavar="GIB",
+                       help="memory budget in GiB (default: what was free on the device "
+                            "when the probes ran, or now for --models)")
+    group.add_argument("--memory-for", choices=("inference", "finetune"), default="inference",
+                       help="what must fit in memory (default: inference)")
+    group.add_argument("--min-accuracy", type=float, metavar="PCT",
+                       help="accuracy floor in percent (fine-tuned held-out accuracy if measured, "
+                            "else the published figure, labelled)")
+    group.add_argument("--task", choices=("image-classification", "text-classification"),
+                       help="reject models of other tasks")
+    group.add_argument("--objective", choices=("accuracy", "latency", "balanced"),
+                       default="accuracy",
+                       help="most accurate within the constraints (default), fastest above "
+                            "the floor, or a weighted balance")
+    group.add_argument("--accuracy-weight", type=float, default=0.5, metavar="W",
+                       help="balanced objective: weight of accuracy, 0-1 (default 0.5)")
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
+def constraints_from_args(args: argparse.Namespace, hardware: dict | None):  # noqa: ANN201
+    """Constraints and objective from the command line; free memory from ``hardware``."""
+    from selector.core.errors import SelectorError
+    from selector.core.recommend import Constraints, Objective
+
+    if args.batch < 1:
+        raise SelectorError(f"--batch must be at least 1, not {args.batch}")
+    free = _free_mib(hardware, args.device)
+    try:
+        objective = Objective(args.objective, args.accuracy_weight)
+    except ValueError as err:
+        raise SelectorError(str(err)) from err
+    constraints = Constraints(
+        task=args.task, device=args.device, batch=args.batch, latency_ms=args.latency_ms,
+        dtype=args.dtype, memory_mode=args.memory_for,
+        memory_budget_mib=args.memory_gib * 1024 if args.memory_gib else None,
+        free_memory_mib=free, min_accuracy=args.min_accuracy,
+    )
+    return constraints, objective
+
+
+def _free_mib(hardware: dict | None, device: str) -> float | None:
+    if not hardware:
+        return None
+    from selector.core.hardware import HardwareProfile
+
+    try:
+        return HardwareProfile.from_dict(hardware).device(device).free_mib
+    except (KeyError, ValueError):
+        return None
+
+
+def gather(args: argparse.Namespace):  # noqa: ANN201
+    """(candidates, constraints, objective, context) for ``args``: from a sheet, catalog models
+    or a probe session. ``context`` carries hardware, data, software and session id."""
+    from selector.core.errors import SelectorError
+    from selector.core.hardware import detect_hardware
+
+    if getattr(args, "sheet", None):
+        from selector.core.export import open_sheet
+
+        sheet = open_sheet(args.sheet)
+        constraints, objective = constraints_from_args(args, sheet.hardware)
+        context = {"hardware": sheet.hardware, "data": sheet.data, "software": sheet.software,
+                   "session_id": sheet.session_id}
+        return sheet.candidates, constraints, objective, context
+    live = detect_hardware(include_torch=False).to_dict()
+    if getattr(args, "models", None):
+        from selector.core.recommend.from_store import candidates_from_catalog
+
+        constraints, objective = constraints_from_args(args, live)
+        ids = [m.strip() for m in args.models.split(",") if m.strip()]
+        if not ids:
+            raise SelectorError("--models needs at least one catalog id")
+        return (candidates_from_catalog(ids, constraints), constraints, objective,
+                {"hardware": live, "data": None, "software": None, "session_id": None})
+    from selector.core.export import DataSummary
+    from selector.core.recommend.from_store import load_session
+
+    constraints, objective = constraints_from_args(args, live)
+    loaded = load_session(args.session, constraints=constraints)
+    if loaded.hardware:  # the machine the probes ran on: its free memory then
+        constraints.free_memory_mib = _free_mib(loaded.hardware, args.device)
+    context = {"hardware": loaded.hardware or live, "data": DataSummary.from_dict(loaded.data),
+               "software": loaded.software or None, "session_id": loaded.session_id}
+    return loaded.candidates, constraints, objective, context
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from selector.core.recommend import recommend
+
+    candidates, constraints, objective, _ = gather(args)
+    rec = recommend(candidates, constraints, objective)
+    if args.json:
+        print(json.dumps(rec.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print_recommendation(rec)
+    return 0
+
+
+def print_recommendation(rec) -> None:  # noqa: ANN001 - Recommendation, imported lazily
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from selector.core.export.table import accuracy_cell, latency_cell, memory_cell, status_word
+
+    console = Console()
+    head = Text()
+    if rec.recommended:
+        head.append("Recommended: ", style="bold")
+        head.append(rec.recommended, style="bold green")
+    else:
+        head.append("No candidate meets the constraints", style="bold red")
+    head.append(f"  (confidence: {rec.confidence})")
+    console.print(head)
+    console.print(Text(rec.verdicts[0].reason if rec.recommended else rec.summary))
+    console.print(Text("Constraints: " + "; ".join(rec.constraints.describe())
+                       + f". Objective: {rec.objective.describe()}.", style="dim"))
+    console.print(Text(f"Accuracy basis: {rec.basis}.", style="dim"))
+    table = Table(show_lines=False, title_justify="left")
+    for col in ("#", "model", "status", "accuracy", "p50", "memory", "why"):
+        table.add_column(col, overflow="fold")
+    colors = {"recommended": "green", "pareto": "blue", "rejected": "red", "unverified": "yellow"}
+    for v in rec.verdicts:
+        table.add_row(
+            str(v.rank) if v.rank else "—", Text(v.model_id),
+            Text(status_word(v.status), style=colors.get(v.status, "")), accuracy_cell(v),
+            latency_cell(v.latency), memory_cell(v.memory), Text(v.reason),
+        )
+    console.print(table)
+    console.print(Text("M = measured, E = estimated, P = published.", style="dim"))
+    for note in rec.notes:
+        console.print(Text(f"• {note}", style="yellow"))
+    for probe in rec.next_probes:
+        console.print(Text(f"→ {probe.text()}", style="cyan"))

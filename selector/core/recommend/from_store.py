@@ -1,0 +1,287 @@
+"""Candidates from what the app knows: a probe session in the results store, or catalog entries.
+
+``load_session(session_id)`` reads one session (default: the newest) and turns every model it
+probed into a :class:`Candidate`: measured latency rows (p50/p90/p99 per batch and dtype,
+with threads and device), measured peak memory, the fine-tune's held-out accuracy before and
+after and its loss curve, transferability scores, and how each probe ended. The catalog entry
+the probe ran with supplies published accuracy, parameters and MACs, and the estimator adds
+memory estimates for the asked batch, so every figure sits beside its estimate.
+
+Accuracies in the store are fractions; candidates carry percent. Memory on CPU is the probe
+process's peak RSS (it includes the interpreter and torch, like the estimate's overhead); on
+CUDA, the memory NVML attributes to the process (CUDA context included), else the caching
+allocator's peak reserved plus the estimator's context size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from selector.core.errors import SelectorError
+from selector.core.recommend.candidate import ESTIMATED, MEASURED, Candidate, Figure, TransferScore
+from selector.core.recommend.result import Constraints
+
+_STATUS = {"out_of_memory": "oom", "failed": "error", "crashed": "error", "timed_out": "timeout",
+           "cancelled": "cancelled", "refused": "refused", "finished": "ok"}
+_DTYPE_WORDS = {"fp32": "fp32", "bf16": "bf16", "fp16": "fp16", "int8-dynamic": "int8-dynamic"}
+
+
+@dataclass
+class SessionInput:
+    """A session turned into recommendation input, with what a sheet needs around it."""
+
+    session_id: str | None
+    candidates: list[Candidate]
+    hardware: dict[str, Any] | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    """``DataSummary`` fields: name, path, source, num_classes, classes, train/eval samples."""
+    software: dict[str, str] = field(default_factory=dict)
+    name: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def candidates_from_store(
+    session_id: str | None = None, profile: Any = None, constraints: Constraints | None = None,
+    *, store: Any = None, catalog: Any = None,
+) -> list[Candidate]:
+    """The candidates of one probe session (the newest when ``session_id`` is None)."""
+    return load_session(session_id, profile, constraints, store=store, catalog=catalog).candidates
+
+
+def load_session(
+    session_id: str | None = None, profile: Any = None, constraints: Constraints | None = None,
+    *, store: Any = None, catalog: Any = None,
+) -> SessionInput:
+    from selector.core.results import ResultStore
+
+    store = store or ResultStore()
+    if session_id is None:
+        sessions = store.list_sessions(limit=1)
+        if not sessions:
+            raise SelectorError(
+                "no probe sessions yet: run `selector bench MODEL ...` first, "
+                "or name catalog models with --models")
+        session = sessions[0]
+    else:
+        session = store.get_session(session_id)
+    results = store.session_results(session.id)
+    if not results:
+        raise SelectorError(f"session {session.id} has no probe results")
+    constraints = constraints or Constraints()
+    by_model: dict[str, list[Any]] = {}
+    for result in results:
+        by_model.setdefault(result.model_id, []).append(result)
+    hardware = session.hardware or next((r.hardware for r in results if r.hardware), None)
+    if profile is not None:
+        hardware = profile if isinstance(profile, dict) else profile.to_dict()
+    out = SessionInput(session.id, [], hardware, name=session.name)
+    for model_id, model_results in by_model.items():
+        entry = _entry_for(model_id, model_results, catalog)
+        cand = candidate_from_entry(entry, constraints) if entry else Candidate(model_id)
+        _add_results(cand, model_results, out)
+        if entry is not None:
+            _add_finetune_estimate(cand, entry, constraints)
+        out.candidates.append(cand)
+    _add_transfer(out.candidates, results)
+    out.software = next((dict(r.software) for r in reversed(results) if r.software), {})
+    return out
+
+
+def candidates_from_catalog(
+    model_ids: list[str], constraints: Constraints | None = None, *, catalog: Any = None,
+) -> list[Candidate]:
+    """Unprobed catalog models as candidates: published figures and estimates only."""
+    from selector.core.catalog.catalog import load_catalog
+
+    catalog = catalog or load_catalog(check_cache=False)
+    constraints = constraints or Constraints()
+    out = []
+    for model_id in model_ids:
+        entry = catalog.get(model_id)
+        cand = candidate_from_entry(entry, constraints)
+        _add_finetune_estimate(cand, entry, constraints)
+        out.append(cand)
+    return out
+
+
+def candidate_from_entry(entry: Any, constraints: Constraints) -> Candidate:
+    """A candidate with the entry's published figures and an inference-memory estimate."""
+    cand = Candidate(
+        entry.id, task=entry.task, family=entry.family, source=entry.source, params=entry.params,
+        macs=entry.macs, input_size=tuple(entry.input_size), license=entry.license,
+        published=dict(entry.published), published_source=entry.published_source,
+    )
+    fig = _memory_estimate(entry, "inference", constraints.batch, constraints.device)
+    if fig is not None:
+        cand.inference_memory.append(fig)
+    return cand
+
+
+# --------------------------------------------------------------------------- details
+def _entry_for(model_id: str, results: list[Any], catalog: Any) -> Any:
+    from selector.core.catalog.entry import CatalogEntry
+
+    for r in results:
+        data = (r.spec or {}).get("entry")
+        if data:
+            return CatalogEntry.from_dict(data)
+    try:
+        if catalog is None:
+            from selector.core.catalog.catalog import load_catalog
+
+            catalog = load_catalog(check_cache=False)
+        return catalog.entries.get(model_id)
+    except SelectorError:
+        return None
+
+
+def _add_results(cand: Candidate, results: list[Any], out: SessionInput) -> None:
+    for r in results:
+        if r.kind in ("latency", "finetune", "transfer"):
+            cand.probe_status[r.kind] = _STATUS.get(r.status, r.status)
+            if r.status != "finished" and r.message:
+                cand.probe_messages[r.kind] = r.message
+        if r.weights:
+            cand.weights = "architecture-only" if r.weights == "random" else r.weights
+        if r.kind == "latency":
+            for row in r.latency_rows():
+                _add_latency_row(cand, row)
+        elif r.kind == "finetune":
+            report = r.finetune_report()
+            if report is not None:
+                _add_finetune(cand, r, report, out)
+
+
+def _add_latency_row(cand: Candidate, row: Any) -> None:
+    if row.p50_ms is None:
+        return
+    dtype = _DTYPE_WORDS.get(row.dtype, row.dtype)
+    method = (f"p50 of {row.iters} timed forward passes after {row.warmup_iters} warm-up "
+              f"({row.timing}{', channels-last' if row.channels_last else ''})")
+    if row.budget_limited:
+        method += "; cut short by the time budget"
+    extra = {k: v for k, v in (("p90", row.p90_ms), ("p99", row.p99_ms),
+                               ("samples_per_s", row.samples_per_s), ("cv", row.cv),
+                               ("first_call_ms", row.first_call_ms)) if v is not None}
+    cand.latency.append(Figure(row.p50_ms, MEASURED, "ms", batch=row.batch_size, dtype=dtype,
+                               threads=row.threads, device=row.device, method=method, extra=extra))
+    peak = _measured_peak(row.device, row.peak_rss_mib, row.nvml_process_mib,
+                          row.cuda_max_reserved_mib)
+    if peak is not None:
+        where = "peak RSS of the probe process" if row.device == "cpu" else "GPU memory of the probe"
+        cand.inference_memory.append(Figure(peak, MEASURED, "MiB", batch=row.batch_size,
+                                            dtype=dtype, threads=row.threads, device=row.device,
+                                            method=where))
+
+
+def _add_finetune(cand: Candidate, result: Any, report: Any, out: SessionInput) -> None:
+    batch = report.batch_size_used or report.batch_size_requested
+    setting = dict(batch=batch, dtype=report.precision, threads=report.threads,
+                   device=report.device)
+    lr = f", lr {report.lr:g}" if report.lr else ""
+    method = (f"{report.steps} {report.optimizer} steps ({report.train_mode}{lr}) in "
+              f"{report.train_s:.0f} s on {report.train_samples} samples; evaluated on "
+              f"{report.eval_samples} held-out samples")
+    if report.oom_step_downs:
+        method += f"; batch stepped down after out-of-memory at {report.oom_step_downs}"
+    if report.acc_after is not None:
+        cand.finetuned_accuracy = Figure(100.0 * report.acc_after, MEASURED, "%", method=method,
+                                         extra={"samples": float(report.eval_samples)}, **setting)
+    if report.acc_before is not None:
+        cand.baseline_accuracy = Figure(100.0 * report.acc_before, MEASURED, "%",
+                                        method="new head, before training", **setting)
+    peak = _measured_peak(report.device, report.peak_rss_mib, report.nvml_process_mib,
+                          report.cuda_max_reserved_mib)
+    if peak is not None:
+        cand.finetune_memory.append(Figure(peak, MEASURED, "MiB", method="peak during the fine-tune",
+                                           **setting))
+    cand.loss_curve = [(float(p["step"]), float(p["loss"])) for p in result.loss_curve
+                       if p.get("loss") is not None]
+    if report.weights == "random":
+        cand.weights = "architecture-only"
+    if not out.data and report.data:
+        spec = (result.spec or {}).get("data") or {}
+        d = report.data
+        out.data = {
+            "name": str(spec.get("source") or d.get("source") or ""),
+            "path": str(spec.get("source") or ""), "source": str(d.get("modality") or ""),
+            "num_classes": report.num_classes or None, "classes": list(report.classes),
+            "train_samples": report.train_samples, "eval_samples": report.eval_samples,
+            "notes": list(d.get("notes") or []),
+        }
+
+
+def _measured_peak(device: str, rss: float | None, nvml: float | None,
+                   reserved: float | None) -> float | None:
+    if not device.startswith("cuda"):
+        return rss
+    if nvml is not None:
+        return nvml
+    if reserved is not None:
+        from selector.core.estimate.memory import CUDA_CONTEXT_MIB
+
+        return reserved + CUDA_CONTEXT_MIB
+    return None
+
+
+def _memory_estimate(entry: Any, mode: str, batch: int, device: str) -> Figure | None:
+    try:
+        from selector.core.estimate.memory import Workload, estimate_memory
+
+        est = estimate_memory(entry, Workload(mode=mode, batch_size=batch), device)
+    except (ImportError, ValueError, KeyError, TypeError):
+        return None
+    return Figure(round(est.total_mib, 1), ESTIMATED, "MiB", batch=batch, dtype="fp32",
+                  device=device, method=f"estimate_memory: {est.method}",
+                  extra={"weights_mib": round(est.weights_mib, 1),
+                         "gradients_mib": round(est.gradients_mib, 1),
+                         "optimizer_mib": round(est.optimizer_mib, 1),
+                         "activations_mib": round(est.activations_mib, 1),
+                         "overhead_mib": round(est.overhead_mib, 1)})
+
+
+def _add_finetune_estimate(cand: Candidate, entry: Any, constraints: Constraints) -> None:
+    """Estimate fine-tune memory at the batch the fine-tune probe used (else the asked one)."""
+    measured = [f for f in cand.finetune_memory if f.batch]
+    batch = measured[0].batch if measured else max(constraints.batch, 1)
+    device = measured[0].device if measured and measured[0].device else constraints.device
+    fig = _memory_estimate(entry, "train", batch, device)
+    if fig is not None:
+        cand.finetune_memory.append(fig)
+
+
+def _add_transfer(cands: list[Candidate], results: list[Any]) -> None:
+    """Transferability rows of the session: ranked together (they share samples and labels)."""
+    rows = {r.model_id: r.rows[0] for r in results
+            if r.kind == "transfer" and r.status == "finished" and r.rows}
+    if not rows:
+        return
+    ranking = _rank_transfer(rows)
+    for cand in cands:
+        if cand.model_id in ranking:
+            cand.transfer = ranking[cand.model_id]
+
+
+def _rank_transfer(rows: dict[str, dict[str, Any]]) -> dict[str, TransferScore]:
+    """LogME (comparable across models on the same samples) ranks them; stability is the share
+    of bootstrap resamples in which a model keeps its rank by LogME."""
+    ids = sorted(rows, key=lambda m: -float(rows[m].get("logme", float("-inf"))))
+    boots = [rows[m].get("logme_bootstrap") or [] for m in ids]
+    n_boot = min((len(b) for b in boots), default=0)
+    stability = {m: None for m in ids}
+    if n_boot and len(ids) > 1:
+        kept = {m: 0 for m in ids}
+        for b in range(n_boot):
+            order = sorted(ids, key=lambda m: -float(rows[m]["logme_bootstrap"][b]))
+            for place, m in enumerate(order):
+                kept[m] += ids.index(m) == place
+        stability = {m: kept[m] / n_boot for m in ids}
+    out = {}
+    for place, m in enumerate(ids, start=1):
+        row = rows[m]
+        scores = {k: float(row[k]) for k in ("logme", "knn_balanced_accuracy",
+                                             "linear_balanced_accuracy") if row.get(k) is not None}
+        out[m] = TransferScore(float(row["logme"]), "logme", place, stability[m], scores,
+                               row.get("n_samples"))
+    return out

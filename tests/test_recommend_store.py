@@ -1,0 +1,172 @@
+"""From the results store to candidates, and the `recommend` / `export` commands end to end.
+
+The probe results here are written by hand in the store's own format (``ProbeResult`` with
+``LatencyRow`` / ``FinetuneReport`` rows), the way the probes write them, so the mapping is
+checked without running models; the example sheet in resources/examples comes from real probes.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from selector.cli import main
+from selector.core.catalog.entry import CatalogEntry
+from selector.core.errors import SelectorError
+from selector.core.hardware import reference_profiles
+from selector.core.recommend import Constraints, recommend
+from selector.core.recommend.from_store import load_session
+from selector.core.results import FinetuneReport, LatencyRow, ProbeResult, ResultStore
+
+
+def _entry(model_id, top1, params):
+    return CatalogEntry(model_id, "timm", "image-classification", "resnet", model_id.split(".")[0],
+                        params=params, macs=params * 150.0, input_size=(3, 160, 160),
+                        published={"imagenet_top1": top1}, published_source="results-imagenet.csv")
+
+
+def _latency(session, entry, p50s, peak=600.0):
+    rows = [LatencyRow(entry.id, "cpu", "fp32", b, [3, 160, 160], weights="pretrained", threads=2,
+                       warmup_iters=5, iters=40, p50_ms=ms, p90_ms=ms * 1.1, p99_ms=ms * 1.4,
+                       samples_per_s=b * 1000 / ms, peak_rss_mib=peak + 10 * b).to_dict()
+            for b, ms in p50s.items()]
+    return ProbeResult(f"lat-{entry.id}", "latency", entry.id, "cpu", "finished",
+                       session_id=session.id, task=entry.task, weights="pretrained", rows=rows,
+                       spec={"entry": entry.to_dict()}, ended_at="2026-01-01T00:00:01",
+                       software={"torch": "2.14.1", "timm": "1.0.31"})
+
+
+def _finetune(session, entry, acc_after, peak, status="finished"):
+    report = FinetuneReport(entry.id, "cpu", weights="pretrained", lr=1e-3, batch_size_requested=16,
+                            batch_size_used=16, steps=40, train_s=30.0, acc_before=0.3,
+                            acc_after=acc_after, eval_samples=120, train_samples=360, num_classes=4,
+                            classes=["a", "b", "c", "d"], peak_rss_mib=peak, threads=2,
+                            data={"modality": "image", "source": "sample"})
+    return ProbeResult(f"ft-{entry.id}", "finetune", entry.id, "cpu", status,
+                       message="ran out of memory at batch 16" if status != "finished" else "",
+                       session_id=session.id, task=entry.task, weights="pretrained",
+                       rows=[report.to_dict()] if status == "finished" else [],
+                       loss_curve=[{"step": s, "loss": 1.4 - 0.02 * s} for s in range(40)],
+                       spec={"entry": entry.to_dict(), "data": {"source": "sample"}},
+                       ended_at="2026-01-01T00:00:02")
+
+
+def _transfer(session, entry, logme, boots):
+    return ProbeResult(f"tr-{entry.id}", "transfer", entry.id, "cpu", "finished",
+                       session_id=session.id, weights="pretrained",
+                       rows=[{"logme": logme, "knn_balanced_accuracy": 0.7,
+                              "linear_balanced_accuracy": 0.75, "logme_bootstrap": boots,
+                              "n_samples": 120}],
+                       spec={"entry": entry.to_dict()}, ended_at="2026-01-01T00:00:03")
+
+
+@pytest.fixture()
+def session():
+    store = ResultStore()
+    hardware = reference_profiles()["laptop-cpu-8gb"].to_dict()
+    session = store.create_session("test run", hardware=hardware)
+    small, big = _entry("small.a1", 70.0, 1_000_000), _entry("big.a1", 80.0, 20_000_000)
+    for result in (
+        _latency(session, small, {1: 4.0, 8: 20.0}), _latency(session, big, {1: 30.0, 8: 150.0}),
+        _finetune(session, small, 0.85, 900.0), _finetune(session, big, None, None, "out_of_memory"),
+        _transfer(session, small, -0.5, [-0.5, -0.6, -0.7, -0.4]),
+        _transfer(session, big, -0.4, [-0.45, -0.55, -0.8, -0.3]),
+    ):
+        store.save_result(result)
+    return session
+
+
+def test_session_becomes_candidates_with_tagged_figures(session):
+    loaded = load_session(constraints=Constraints(batch=1))
+    assert loaded.session_id == session.id
+    assert loaded.hardware["name"] == reference_profiles()["laptop-cpu-8gb"].name
+    cands = {c.model_id: c for c in loaded.candidates}
+    small, big = cands["small.a1"], cands["big.a1"]
+    lat1 = small.best_figure("latency", batch=1, device="cpu")
+    assert (lat1.value, lat1.source, lat1.threads, lat1.dtype) == (4.0, "measured", 2, "fp32")
+    assert lat1.extra["p90"] == pytest.approx(4.4)
+    assert small.finetuned_accuracy.value == pytest.approx(85.0)
+    assert small.baseline_accuracy.value == pytest.approx(30.0)
+    assert small.finetune_memory[0].source == "measured" and small.finetune_memory[0].value == 900.0
+    assert small.finetune_memory[0].batch == 16
+    assert len(small.loss_curve) == 40 and small.published == {"imagenet_top1": 70.0}
+    assert big.probe_status["finetune"] == "oom"
+    assert big.probe_messages["finetune"] == "ran out of memory at batch 16"
+    # LogME ranks big first (-0.4 > -0.5); it keeps rank 1 in 3 of 4 resamples.
+    assert big.transfer.rank == 1 and big.transfer.stability == 0.75
+    assert small.transfer.rank == 2 and small.transfer.scores["linear_balanced_accuracy"] == 0.75
+    assert loaded.data["classes"] == ["a", "b", "c", "d"] and loaded.data["eval_samples"] == 120
+
+
+def test_recommendation_from_the_session(session):
+    cands = load_session(constraints=Constraints(batch=1)).candidates
+    rec = recommend(cands, Constraints(latency_ms=20, batch=1, memory_mode="finetune",
+                                       memory_budget_mib=4096))
+    assert rec.recommended == "small.a1"
+    assert rec.verdict("big.a1").status == "rejected"
+    assert "p50 30 ms at batch 1 (measured) exceeds the 20 ms budget" in rec.verdict("big.a1").reason
+    assert "fine-tuning ran out of memory (measured)" in rec.verdict("big.a1").reason
+
+
+def test_no_session_is_a_clear_error():
+    with pytest.raises(SelectorError, match="no probe sessions yet"):
+        load_session()
+
+
+def test_cli_recommend_json_and_table(session, capsys):
+    assert main(["recommend", "--latency-ms", "20", "--batch", "1", "--device", "cpu",
+                 "--memory-gib", "4", "--memory-for", "finetune", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["recommended"] == "small.a1"
+    assert data["constraints"]["memory_budget_mib"] == 4096
+    assert main(["recommend", "--session", session.id[:6], "--objective", "latency"]) == 0
+    out = capsys.readouterr().out
+    assert "Recommended: small.a1" in out and "big.a1" in out
+
+
+def test_cli_export_every_format_and_force(session, tmp_path, capsys):
+    for fmt in ("json", "csv", "md", "html", "pdf"):
+        out = tmp_path / f"sheet.{fmt}"
+        assert main(["export", "--format", fmt, "--out", str(out), "--latency-ms", "20"]) == 0
+        assert out.stat().st_size > 200
+    assert "recommended: small.a1" in capsys.readouterr().out
+    assert main(["export", "--out", str(tmp_path / "sheet.json"), "--latency-ms", "5"]) == 2
+    assert "already exists (use --force" in capsys.readouterr().err
+    assert main(["export", "--out", str(tmp_path / "sheet.json"), "--latency-ms", "5",
+                 "--force"]) == 0
+    capsys.readouterr()
+    sheet = json.loads((tmp_path / "sheet.json").read_text())
+    assert sheet["recommendation"]["constraints"]["latency_ms"] == 5
+    assert sheet["session_id"] == session.id
+    # Re-using a sheet: new constraints on the same candidates.
+    assert main(["recommend", "--sheet", str(tmp_path / "sheet.json"), "--latency-ms", "50",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["recommended"] == "big.a1"
+
+
+def test_cli_compare_machines(session, tmp_path, capsys):
+    a = tmp_path / "a.json"
+    assert main(["export", "--out", str(a)]) == 0
+    b_data = json.loads(a.read_text())
+    b_data["hardware"]["name"] = "second box"
+    b = tmp_path / "b.json"
+    b.write_text(json.dumps(b_data))
+    for fmt in ("html", "md", "csv", "json"):
+        out = tmp_path / f"cmp.{fmt}"
+        assert main(["export", "--compare", str(a), str(b), "--out", str(out)]) == 0
+    text = (tmp_path / "cmp.md").read_text()
+    assert "second box" in text and "small.a1" in text
+    cmp = json.loads((tmp_path / "cmp.json").read_text())
+    assert len(cmp["cells"]) == 4 and cmp["machines"][1] == "second box"
+    assert main(["export", "--compare", str(a), "--out", str(tmp_path / "c.pdf")]) == 2
+    assert "not pdf" in capsys.readouterr().err
+
+
+def test_cli_bad_input_is_a_clear_error(tmp_path, capsys):
+    assert main(["export", "--out", str(tmp_path / "x.docx")]) == 2
+    assert "cannot tell the format" in capsys.readouterr().err
+    assert main(["recommend", "--sheet", str(tmp_path / "missing.json")]) == 2
+    assert "no such sheet" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["recommend", "--latency-ms", "-3"])
