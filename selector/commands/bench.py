@@ -165,7 +165,7 @@ def drive(bench) -> bool:  # noqa: ANN001 - BenchRun
     def on_sigint(signum, frame):  # noqa: ANN001
         interrupted.append(True)
         signal.signal(signal.SIGINT, previous or signal.default_int_handler)
-        bench.cancel()
+        bench.cancel("interrupted (Ctrl-C)")
 
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGINT, on_sigint)

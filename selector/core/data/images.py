@@ -16,14 +16,14 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".ti
                   ".pgm", ".pbm"}
 
 
-def _hidden(path: Path) -> bool:
-    return path.name.startswith(".") or path.name.startswith("__")
+def _hidden(name: str) -> bool:
+    return name.startswith(".") or name.startswith("__")
 
 
 def scan_image_folder(root: Path) -> LoadedDataset:
     from PIL import Image, UnidentifiedImageError
 
-    class_dirs = sorted((p for p in root.iterdir() if p.is_dir() and not _hidden(p)),
+    class_dirs = sorted((p for p in root.iterdir() if p.is_dir() and not _hidden(p.name)),
                         key=lambda p: p.name)
     loose = [p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     if not class_dirs:

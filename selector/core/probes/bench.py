@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 from selector.core.catalog.entry import CatalogEntry
 from selector.core.probes import events as ev
 from selector.core.probes.events import ProbeEvent
-from selector.core.probes.preflight import Preflight, free_memory_mib, preflight
+from selector.core.probes.preflight import Preflight, check_spec, free_memory_mib, preflight
 from selector.core.probes.runner import ProbeRun
 from selector.core.probes.spec import ProbeSpec
 from selector.core.results import record as rec
@@ -59,12 +59,12 @@ class BenchRun:
     def cancelled(self) -> bool:
         return self._cancelled.is_set()
 
-    def cancel(self) -> None:
+    def cancel(self, reason: str = "cancelled") -> None:
         """Stop the probe in flight (within a second) and skip the ones not started."""
         self._cancelled.set()
         run = self.current
         if run is not None:
-            run.cancel()
+            run.cancel(reason)
 
     def events(self) -> Iterator[ProbeEvent]:
         count = len(self.specs)
@@ -73,6 +73,7 @@ class BenchRun:
                 break
             spec.session_id = self.session_id
             try:
+                check_spec(spec, gpu_count=len(self.hardware.get("gpus") or []) if self.hardware else None)
                 entry = _entry(spec)
                 verdict = preflight(spec, entry, self.free_mib)
             except Exception as err:  # noqa: BLE001 - an unknown model becomes a failed row

@@ -253,11 +253,14 @@ class ProbeRun:
             if report.get("summary", {}).get(key) is not None:
                 overhead[key] = report["summary"][key]
         entry = self.spec.entry or {}
+        duration = round(time.perf_counter() - state.t0, 3)
+        end = {"type": ev.END, "t": duration, "message": message, "data": {"status": status}}
+        state.events.append(end)
         result = ProbeResult(
             id=self.spec.id, kind=self.spec.kind, model_id=self.spec.model, device=self.spec.device,
             status=status, message=message, session_id=self.spec.session_id,
             task=entry.get("task", ""), started_at=state.started_at, ended_at=_utc_now(),
-            duration_s=round(time.perf_counter() - state.t0, 3),
+            duration_s=duration,
             weights=report.get("weights", _first(state.rows, "weights")),
             weights_note=report.get("weights_note", ""),
             rows=report.get("rows", state.rows), summary=report.get("summary", {}),
@@ -269,9 +272,8 @@ class ProbeRun:
             overhead=overhead, child_peak_rss_mib=state.peak_rss_mib,
         )
         self.result = result
-        end = {"type": ev.END, "message": message, "data": {"status": status}}
-        event = ProbeEvent.from_dict(dict(end, t=result.duration_s), probe_id=self.spec.id,
-                                     model_id=self.spec.model, kind=self.spec.kind)
+        event = ProbeEvent.from_dict(end, probe_id=self.spec.id, model_id=self.spec.model,
+                                     kind=self.spec.kind)
         event.result = result
         return event
 

@@ -1,0 +1,88 @@
+"""The latency probe on tiny real models, each in its own child process."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from selector.core.catalog.entry import TEXT, CatalogEntry
+from selector.core.probes import ProbeRun, ProbeSpec
+from selector.core.results import FINISHED
+
+pytestmark = pytest.mark.slow
+
+QUICK = {"warmup_iters": 2, "warmup_s": 0.05, "min_iters": 5, "min_time_s": 0.2}
+
+
+def tiny_bert() -> CatalogEntry:
+    config = dict(model_type="bert", hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                  intermediate_size=64, vocab_size=5000, max_position_embeddings=64)
+    return CatalogEntry(id="tiny-bert", source="transformers", task=TEXT, family="bert",
+                        architecture="bert", config=config, input_size=(24,))
+
+
+@pytest.fixture(scope="module")
+def test_resnet() -> CatalogEntry:
+    from selector.core.models import resolve_model
+
+    return resolve_model("test_resnet")
+
+
+def run(spec: ProbeSpec):
+    probe = ProbeRun(spec)
+    events = list(probe.events())
+    assert probe.result.status == FINISHED, probe.result.error or probe.result.message
+    return probe.result, events
+
+
+def test_latency_sweep_of_batches_and_int8(test_resnet):
+    spec = ProbeSpec(kind="latency", model=test_resnet.id, entry=test_resnet.to_dict(), threads=1,
+                     batch_sizes=[2, 1], dtypes=["fp32", "int8"], budget_s=30, params=QUICK)
+    result, events = run(spec)
+    rows = result.latency_rows()
+    assert [(r.dtype, r.batch_size) for r in rows] == [("fp32", 1), ("fp32", 2), ("int8", 1), ("int8", 2)]
+    for row in rows:
+        assert row.model_id == test_resnet.id and row.device == "cpu" and row.weights == "random"
+        assert row.input_size == [3, 160, 160] and row.threads == 1 and row.timing == "perf_counter"
+        assert row.software["torch"] == torch.__version__
+        assert row.iters >= 5 and row.measure_s >= 0.2 and row.warmup_iters >= 2
+        assert row.min_ms <= row.p50_ms <= row.p90_ms <= row.p99_ms <= row.max_ms
+        assert row.samples_per_s == pytest.approx(row.batch_size * 1000 / row.mean_ms, rel=1e-3)
+        assert row.cv == pytest.approx(row.std_ms / row.mean_ms, rel=1e-2)
+        assert row.first_call_ms > 0 and row.load_s > 0
+        assert row.peak_rss_mib >= row.rss_before_mib > 100 and row.rss_poll_ms == 10
+        assert row.cuda_max_allocated_mib is None and not row.budget_limited
+    assert rows[0].quantized_fraction is None and 0 < rows[2].quantized_fraction < 1
+    assert rows[2].convert_s > 0
+    assert result.weights == "random" and "random" in result.weights_note
+    assert result.summary["best_samples_per_s"] == max(r.samples_per_s for r in rows)
+    row_events = [i for i, e in enumerate(events) if e.type == "row"]
+    assert len(row_events) == 4 and row_events[-1] < len(events) - 1, "rows stream before the end"
+    fractions = [e.fraction for e in events if e.type == "progress"]
+    assert fractions and fractions == sorted(fractions) and all(0 <= f <= 1 for f in fractions)
+    assert any(e.eta_s is not None for e in events if e.type == "progress")
+
+
+def test_text_model_bf16_within_a_tight_budget():
+    entry = tiny_bert()
+    spec = ProbeSpec(kind="latency", model=entry.id, entry=entry.to_dict(), threads=1,
+                     batch_sizes=[1, 2], dtypes=["fp32", "bf16"], budget_s=1.5,
+                     params={**QUICK, "min_time_s": 30.0})
+    result, _ = run(spec)
+    rows = result.latency_rows()
+    assert [(r.dtype, r.batch_size) for r in rows] == [("fp32", 1), ("fp32", 2), ("bf16", 1), ("bf16", 2)]
+    assert all(r.input_size == [24] for r in rows)
+    assert all(r.budget_limited and r.iters >= 3 for r in rows), "the budget, not min_time, ended each row"
+    assert sum(r.measure_s + r.warmup_s for r in rows) < 4.0
+    assert result.summary["budget_limited"]
+
+
+def test_cuda_without_a_gpu_fails_with_a_plain_reason(test_resnet):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    spec = ProbeSpec(kind="latency", model=test_resnet.id, entry=test_resnet.to_dict(),
+                     device="cuda", budget_s=5, timeout_s=120)
+    probe = ProbeRun(spec)
+    list(probe.events())
+    assert probe.result.status == "failed"
+    assert "torch sees no CUDA" in probe.result.message
