@@ -170,3 +170,14 @@ def test_cli_bad_input_is_a_clear_error(tmp_path, capsys):
     assert "no such sheet" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["recommend", "--latency-ms", "-3"])
+
+
+def test_sheet_from_session_uses_the_sessions_free_memory(session):
+    from selector.core.export import sheet_from_session
+
+    sheet = sheet_from_session(constraints=Constraints(memory_mode="finetune"))
+    laptop = reference_profiles()["laptop-cpu-8gb"]
+    assert sheet.constraints.free_memory_mib == laptop.device("cpu").free_mib
+    assert sheet.session_id == session.id and sheet.hardware["name"] == laptop.name
+    assert sheet.data.classes == ["a", "b", "c", "d"]
+    assert sheet.recommendation.verdict("big.a1").status == "rejected"

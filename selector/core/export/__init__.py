@@ -11,6 +11,7 @@ from selector.core.export.render import (
     FORMATS, export_sheet, format_for, render_html, render_markdown, render_outputs,
     write_outputs,
 )
+from selector.core.export.session import sheet_from_session
 from selector.core.export.sheet import (
     SHEET_SCHEMA, SHEET_VERSION, DataSummary, Sheet, build_sheet, open_sheet, software_versions,
 )
@@ -20,5 +21,5 @@ __all__ = [
     "CSV_FIELDS", "FORMATS", "SHEET_SCHEMA", "SHEET_VERSION", "Comparison", "ComparisonCell",
     "DataSummary", "Sheet", "build_sheet", "compare_sheets", "csv_rows", "export_sheet",
     "format_for", "open_sheet", "read_csv", "render_html", "render_markdown", "render_outputs",
-    "software_versions", "to_csv", "write_outputs",
+    "sheet_from_session", "software_versions", "to_csv", "write_outputs",
 ]

@@ -30,6 +30,8 @@ RC = {
     "svg.hashsalt": "selector",
 }
 _MAX_LABEL = 30
+MAX_LABELS = 16
+"""At most this many points get their model name (the pick and the front first)."""
 
 
 def _figure(width: float = 7.2, height: float = 4.0) -> Any:
@@ -64,19 +66,32 @@ def accuracy_latency_figure(sheet) -> Any | None:  # noqa: ANN001 - Sheet
     with _rc():
         fig = _figure(7.2, 3.7)
         ax = fig.add_subplot()
-        seen = set()
+        groups: dict[tuple[str, bool], list[tuple[float, float]]] = {}
         for v, x, y in points:
-            color, label = STATUS_STYLE.get(v.status, ("#000000", v.status))
-            measured = v.latency.source == "measured"
-            marker = "x" if v.status == "rejected" else "o"
-            style = ({"color": color} if marker == "x" else
-                     {"facecolors": color if measured else "none", "edgecolors": color})
-            ax.scatter([x], [y], s=60 if v.status == "recommended" else 34, marker=marker,
-                       linewidths=1.4, zorder=3, label=None if label in seen else label, **style)
-            seen.add(label)
-            if len(points) <= 16 or v.status in ("recommended", "pareto"):
-                ax.annotate(short(v.model_id), (x, y), xytext=(5, 4), textcoords="offset points",
-                            fontsize=7.5, color="#333333")
+            measured = v.latency.source == "measured" or v.status == "rejected"
+            groups.setdefault((v.status, measured), []).append((x, y))
+        seen = set()
+        for status in ("rejected", "dominated", "unverified", "pareto", "recommended"):
+            for measured in (True, False):
+                xy = groups.get((status, measured))
+                if not xy:
+                    continue
+                color, label = STATUS_STYLE[status]
+                marker = "x" if status == "rejected" else "o"
+                style = ({"color": color} if marker == "x" else
+                         {"facecolors": color if measured else "none", "edgecolors": color})
+                xs, ys = zip(*xy)
+                ax.scatter(xs, ys, s=60 if status == "recommended" else 34, marker=marker,
+                           linewidths=1.4, zorder=3, label=None if label in seen else label,
+                           **style)
+                seen.add(label)
+        labelled = [p for p in points if p[0].status == "recommended"]
+        labelled += [p for p in points if p[0].status == "pareto"]
+        if len(points) <= MAX_LABELS:
+            labelled += [p for p in points if p[0].status not in ("recommended", "pareto")]
+        for v, x, y in labelled[:MAX_LABELS]:
+            ax.annotate(short(v.model_id), (x, y), xytext=(5, 4), textcoords="offset points",
+                        fontsize=7.5, color="#333333")
         front = sorted((x, y) for v, x, y in points if v.status in ("recommended", "pareto"))
         if len(front) > 1:
             xs, ys = zip(*front)
@@ -92,12 +107,17 @@ def accuracy_latency_figure(sheet) -> Any | None:  # noqa: ANN001 - Sheet
         xs = [x for _, x, _ in points]
         if min(xs) > 0 and max(xs) / min(xs) > 8:
             ax.set_xscale("log")
+        ax.margins(x=0.14, y=0.12)
         ax.set_xlabel(f"p50 latency per batch of {con.batch} (ms) on {con.device}")
         ax.set_ylabel(axis_label(kind, metric, sheet))
         ax.set_title("Accuracy vs latency")
         ax.grid(alpha=0.25)
-        ax.legend(loc="best", fontsize=7, frameon=False, title="hollow = estimated latency",
-                  title_fontsize=7)
+        handles, labels = ax.get_legend_handles_labels()
+        order = [STATUS_STYLE[k][1] for k in STATUS_STYLE]
+        pairs = sorted(zip(handles, labels),
+                       key=lambda hl: order.index(hl[1]) if hl[1] in order else len(order))
+        ax.legend([h for h, _ in pairs], [lab for _, lab in pairs], loc="best", fontsize=7,
+                  frameon=False, title="hollow = estimated latency", title_fontsize=7)
         return fig
 
 

@@ -49,6 +49,8 @@ class Assessment:
     unknowns: list[str] = field(default_factory=list)
     """Constraints that could not be checked, and why."""
     passes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Things worth knowing that check nothing (random weights, a fine-tune without steps)."""
     overshoot: float = 0.0
     """Worst ratio of need to limit over the failed numeric constraints (1.15 = 15% over)."""
     rejected_on_estimate: list[str] = field(default_factory=list)
@@ -144,10 +146,11 @@ def assess(c: Candidate, con: Constraints, metric: str | None) -> Assessment:
     _check_memory(a, con)
     _check_accuracy(a, con, metric)
     if not c.has_pretrained_weights:
-        a.passes.append(
-            "probed with architecture-only weights: its fine-tune and transfer figures are "
-            "not used for accuracy"
+        a.notes.append(
+            "probed with architecture-only (random) weights: its fine-tune and transfer "
+            "figures are not used for accuracy"
         )
+    a.notes.extend(c.notes)
     return a
 
 

@@ -71,6 +71,13 @@ def judge_confidence(
 
     if top2:
         level = min(level, _accuracy_confidence(rec, top2, basis, metric, acc_rank, notes, probes))
+        random = [a.model_id for a in top2 if not a.candidate.has_pretrained_weights]
+        if random:
+            level = min(level, _MEDIUM)
+            notes.append(
+                f"{' and '.join(random)} ran with random weights (no pretrained weights on this "
+                "machine): latency and memory hold for the pretrained model, accuracy on your "
+                "data was not measured")
     if len(top2) == 2 and _tie_at_top(top2, acc_rank):
         level = min(level, _MEDIUM)
         a, b = top2
@@ -108,9 +115,9 @@ def _accuracy_confidence(rec, top2, basis, metric, acc_rank, notes, probes) -> i
         level = _LOW
         notes.append(f"the accuracy order rests on {rec.basis}")
         if all(a.candidate.transfer is None for a in top2):
-            probes.append(ProbeSuggestion("transfer", ids, "rank them on your data"))
+            probes.append(ProbeSuggestion("transfer", ids, "to rank the candidates on your data"))
         elif not_tuned:
-            probes.append(ProbeSuggestion("finetune", ids, "compare them on your data"))
+            probes.append(ProbeSuggestion("finetune", ids, "to compare the candidates on your data"))
     elif basis == TRANSFER:
         level = _MEDIUM
         top = top2[0].candidate.transfer

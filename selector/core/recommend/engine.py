@@ -230,15 +230,20 @@ def _balanced_scores(acc_rank: dict[str, int], latency: dict[str, float],
 
 
 def _pareto(ranked: list[str], acc_rank: dict[str, int], latency: dict[str, float]) -> set[str]:
-    front = set()
+    """Candidates no other is at least as accurate and as fast as (one strictly): a sweep in
+    order of accuracy rank, O(n log n)."""
+    front: set[str] = set()
+    best_before = math.inf  # fastest among strictly more accurate candidates
+    by_rank: dict[int, list[str]] = {}
     for m in ranked:
-        dominated = any(
-            acc_rank[o] <= acc_rank[m] and latency[o] <= latency[m]
-            and (acc_rank[o] < acc_rank[m] or latency[o] < latency[m])
-            for o in ranked if o != m
-        )
-        if not dominated:
-            front.add(m)
+        by_rank.setdefault(acc_rank[m], []).append(m)
+    for rank in sorted(by_rank):
+        group = by_rank[rank]
+        fastest = min(latency[m] for m in group)
+        for m in group:
+            if not (best_before <= latency[m] or fastest < latency[m]):
+                front.add(m)
+        best_before = min(best_before, fastest)
     return front
 
 
@@ -255,7 +260,7 @@ def dominators(model_id: str, ranked: list[str], acc_rank: dict[str, int],
 def _verdict(a: Assessment, status: str, metric, rank, reason: str = "") -> Verdict:  # noqa: ANN001
     return Verdict(
         model_id=a.model_id, status=status, reason=reason, rank=rank,
-        checks=[*a.failures, *a.unknowns, *a.passes],
+        checks=[*a.failures, *a.unknowns, *a.passes, *a.notes],
         accuracy=best_accuracy(a.candidate, metric), latency=a.latency, memory=a.memory,
     )
 
@@ -277,11 +282,15 @@ def _relative_reason(a, status, by_id, ranked, acc_rank, latency, metric, front)
     ``on the Pareto front: less accurate than X (..), faster (..)``."""
     top = ranked[0]
     if status == DOMINATED:
-        others = dominators(a.model_id, ranked, acc_rank, latency)
-        # Name the closest dominator whose own figures agree with the order, if any.
-        other = min(others, key=lambda o: (
-            not _shared_figure(by_id[o].candidate, a.candidate, acc_rank, metric)[2],
-            -acc_rank[o], latency[o]))
+        # Name the closest dominator whose own figures agree with the order: look on the
+        # front first (every dominated candidate is dominated by one there), then everywhere.
+        def agrees(o: str) -> bool:
+            return _shared_figure(by_id[o].candidate, a.candidate, acc_rank, metric)[2]
+
+        others = dominators(a.model_id, [m for m in ranked if m in front], acc_rank, latency)
+        if not any(agrees(o) for o in others):
+            others = dominators(a.model_id, ranked, acc_rank, latency)
+        other = min(others, key=lambda o: (not agrees(o), -acc_rank[o], latency[o]))
         acc, speed = _comparison(by_id[other], a, acc_rank, latency, metric)
         return f"dominated by {other}, which is {acc} and {speed}"
     acc, speed = _comparison(a, by_id[top], acc_rank, latency, metric, name=top)

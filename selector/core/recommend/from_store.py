@@ -185,7 +185,11 @@ def _add_finetune(cand: Candidate, result: Any, report: Any, out: SessionInput) 
               f"{report.eval_samples} held-out samples")
     if report.oom_step_downs:
         method += f"; batch stepped down after out-of-memory at {report.oom_step_downs}"
-    if report.acc_after is not None:
+    if report.steps == 0:
+        cand.notes.append("the fine-tune took no training step within its budget: its accuracy "
+                          "is not used")
+        cand.probe_status["finetune"] = "no-steps"
+    elif report.acc_after is not None:
         cand.finetuned_accuracy = Figure(100.0 * report.acc_after, MEASURED, "%", method=method,
                                          extra={"samples": float(report.eval_samples)}, **setting)
     if report.acc_before is not None:
@@ -203,9 +207,11 @@ def _add_finetune(cand: Candidate, result: Any, report: Any, out: SessionInput) 
     if not out.data and report.data:
         spec = (result.spec or {}).get("data") or {}
         d = report.data
+        where = str(spec.get("source") or d.get("source") or "")
+        sample = where.lower().startswith("sample")
         out.data = {
-            "name": str(spec.get("source") or d.get("source") or ""),
-            "path": str(spec.get("source") or ""), "source": str(d.get("modality") or ""),
+            "name": "built-in sample data" if sample else where.rstrip("/").split("/")[-1],
+            "path": "" if sample else where, "source": str(d.get("modality") or ""),
             "num_classes": report.num_classes or None, "classes": list(report.classes),
             "train_samples": report.train_samples, "eval_samples": report.eval_samples,
             "notes": list(d.get("notes") or []),
@@ -241,10 +247,15 @@ def _memory_estimate(entry: Any, mode: str, batch: int, device: str) -> Figure |
                          "overhead_mib": round(est.overhead_mib, 1)})
 
 
+DEFAULT_FINETUNE_BATCH = 16
+"""Batch of the fine-tune memory estimate when no fine-tune probe ran (``selector bench``'s
+default training batch)."""
+
+
 def _add_finetune_estimate(cand: Candidate, entry: Any, constraints: Constraints) -> None:
-    """Estimate fine-tune memory at the batch the fine-tune probe used (else the asked one)."""
+    """Estimate fine-tune memory at the batch the fine-tune probe used (else 16)."""
     measured = [f for f in cand.finetune_memory if f.batch]
-    batch = measured[0].batch if measured else max(constraints.batch, 1)
+    batch = measured[0].batch if measured else DEFAULT_FINETUNE_BATCH
     device = measured[0].device if measured and measured[0].device else constraints.device
     fig = _memory_estimate(entry, "train", batch, device)
     if fig is not None:
