@@ -39,9 +39,18 @@ def count_macs(model: Any, run: Callable[[Any], Any]) -> float:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    # Parameters that require grad make FlopCounterMode's module tracker hook views of them
+    # (a class token expanded under no_grad has no grad_fn, and the hook asserts): switch off.
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    for p in trainable:
+        p.requires_grad_(False)
     counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        run(model)
+    try:
+        with counter, torch.no_grad():
+            run(model)
+    finally:
+        for p in trainable:
+            p.requires_grad_(True)
     return counter.get_total_flops() / 2.0
 
 
