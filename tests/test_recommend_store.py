@@ -139,6 +139,12 @@ def test_cli_export_every_format_and_force(session, tmp_path, capsys):
     sheet = json.loads((tmp_path / "sheet.json").read_text())
     assert sheet["recommendation"]["constraints"]["latency_ms"] == 5
     assert sheet["session_id"] == session.id
+    # The probe results behind the figures travel with the sheet and read back as results.
+    results = [ProbeResult.from_dict(r) for r in sheet["results"]]
+    assert sorted(r.kind for r in results) == ["finetune", "finetune", "latency", "latency",
+                                               "transfer", "transfer"]
+    lat = next(r for r in results if r.kind == "latency" and r.model_id == "small.a1")
+    assert [row.p50_ms for row in lat.latency_rows()] == [4.0, 20.0]
     # Re-using a sheet: new constraints on the same candidates.
     assert main(["recommend", "--sheet", str(tmp_path / "sheet.json"), "--latency-ms", "50",
                  "--json"]) == 0
@@ -181,3 +187,23 @@ def test_sheet_from_session_uses_the_sessions_free_memory(session):
     assert sheet.session_id == session.id and sheet.hardware["name"] == laptop.name
     assert sheet.data.classes == ["a", "b", "c", "d"]
     assert sheet.recommendation.verdict("big.a1").status == "rejected"
+
+
+def test_catalog_models_as_candidates_carry_published_figures_and_estimates():
+    from selector.core.catalog.catalog import Catalog
+    from selector.core.recommend.from_store import candidates_from_catalog
+
+    catalog = Catalog()
+    for entry in (_entry("small.a1", 70.0, 1_000_000), _entry("big.a1", 80.0, 20_000_000)):
+        catalog.add(entry)
+    cands = candidates_from_catalog(["big.a1", "small.a1"], Constraints(batch=4), catalog=catalog)
+    big = cands[0]
+    assert big.published == {"imagenet_top1": 80.0} and big.params == 20_000_000
+    inference = big.inference_memory[0]
+    assert (inference.source, inference.batch) == ("estimated", 4)
+    finetune = big.finetune_memory[0]
+    assert finetune.source == "estimated" and finetune.batch == 16
+    assert finetune.value > inference.value  # gradients and optimizer state come on top
+    assert not big.latency
+    with pytest.raises(SelectorError, match="unknown model id"):
+        candidates_from_catalog(["nope"], catalog=catalog)

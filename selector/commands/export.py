@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     sheet = build_sheet(
         candidates, constraints, objective, hardware=context["hardware"], data=context["data"],
         software=context["software"], session_id=context["session_id"], title=args.title,
+        results=context["results"],
     )
     written = export_sheet(sheet, args.out, fmt, overwrite=args.force)
     rec = sheet.recommendation

@@ -104,7 +104,7 @@ def gather(args: argparse.Namespace):  # noqa: ANN201
         sheet = open_sheet(args.sheet)
         constraints, objective = constraints_from_args(args, sheet.hardware)
         context = {"hardware": sheet.hardware, "data": sheet.data, "software": sheet.software,
-                   "session_id": sheet.session_id}
+                   "session_id": sheet.session_id, "results": sheet.results}
         return sheet.candidates, constraints, objective, context
     live = detect_hardware(include_torch=False).to_dict()
     if getattr(args, "models", None):
@@ -115,7 +115,8 @@ def gather(args: argparse.Namespace):  # noqa: ANN201
         if not ids:
             raise SelectorError("--models needs at least one catalog id")
         return (candidates_from_catalog(ids, constraints), constraints, objective,
-                {"hardware": live, "data": None, "software": None, "session_id": None})
+                {"hardware": live, "data": None, "software": None, "session_id": None,
+                 "results": []})
     from selector.core.export import DataSummary
     from selector.core.recommend.from_store import load_session
 
@@ -124,7 +125,8 @@ def gather(args: argparse.Namespace):  # noqa: ANN201
     if loaded.hardware:  # the machine the probes ran on: its free memory then
         constraints.free_memory_mib = _free_mib(loaded.hardware, args.device)
     context = {"hardware": loaded.hardware or live, "data": DataSummary.from_dict(loaded.data),
-               "software": loaded.software or None, "session_id": loaded.session_id}
+               "software": loaded.software or None, "session_id": loaded.session_id,
+               "results": loaded.results}
     return loaded.candidates, constraints, objective, context
 
 

@@ -36,5 +36,5 @@ def sheet_from_session(
     return build_sheet(
         loaded.candidates, constraints, objective, hardware=loaded.hardware,
         data=DataSummary.from_dict(loaded.data), software=loaded.software or None,
-        session_id=loaded.session_id, title=title, notes=loaded.notes,
+        session_id=loaded.session_id, title=title, notes=loaded.notes, results=loaded.results,
     )

@@ -7,7 +7,8 @@ same recommendation), so the app can show a sheet made on another machine.
 JSON layout (``schema: "selector.sheet"``, ``schema_version: 1``): title, created_at (ISO 8601,
 UTC), selector_version, session_id, machine, hardware (``HardwareProfile.to_dict()``), software
 (versions), task, data (:class:`DataSummary`), candidates (``Candidate.to_dict()``),
-recommendation (``Recommendation.to_dict()``), method (lines), notes.
+recommendation (``Recommendation.to_dict()``), method (lines), notes, results (the probe
+results behind the figures, ``ProbeResult.to_dict()`` without events).
 """
 
 from __future__ import annotations
@@ -89,6 +90,9 @@ class Sheet:
     method: list[str] = field(default_factory=list)
     """How each figure was obtained (batch, dtype, threads, device, method), one line each."""
     notes: list[str] = field(default_factory=list)
+    results: list[dict[str, Any]] = field(default_factory=list)
+    """The probe results behind the figures (``ProbeResult.to_dict()``, events left out), so
+    the app can show a sheet's measurements as it shows its own; empty for catalog-only sheets."""
     selector_version: str = __version__
     schema_version: int = SHEET_VERSION
 
@@ -119,6 +123,7 @@ class Sheet:
             "recommendation": self.recommendation.to_dict(),
             "method": list(self.method),
             "notes": list(self.notes),
+            "results": list(self.results),
         }
 
     def to_json(self) -> str:
@@ -147,6 +152,7 @@ class Sheet:
             session_id=data.get("session_id"),
             method=list(data.get("method") or []),
             notes=list(data.get("notes") or []),
+            results=list(data.get("results") or []),
             selector_version=data.get("selector_version", ""),
             schema_version=version,
         )
@@ -163,6 +169,7 @@ def build_sheet(
     session_id: str | None = None,
     title: str | None = None,
     notes: list[str] | None = None,
+    results: list[dict[str, Any]] | None = None,
     now: _dt.datetime | None = None,
 ) -> Sheet:
     """Recommend from ``candidates`` and wrap the answer with everything a reader needs."""
@@ -184,6 +191,7 @@ def build_sheet(
         session_id=session_id,
         method=method_lines(candidates),
         notes=list(notes or []),
+        results=list(results or []),
     )
 
 

@@ -39,6 +39,8 @@ class SessionInput:
     software: dict[str, str] = field(default_factory=dict)
     name: str = ""
     notes: list[str] = field(default_factory=list)
+    results: list[dict[str, Any]] = field(default_factory=list)
+    """The session's probe results (``ProbeResult.to_dict()`` without events and stderr)."""
 
 
 def candidates_from_store(
@@ -85,6 +87,7 @@ def load_session(
         out.candidates.append(cand)
     _add_transfer(out.candidates, results)
     out.software = next((dict(r.software) for r in reversed(results) if r.software), {})
+    out.results = [_lean(r) for r in results]
     return out
 
 
@@ -216,6 +219,15 @@ def _add_finetune(cand: Candidate, result: Any, report: Any, out: SessionInput) 
             "train_samples": report.train_samples, "eval_samples": report.eval_samples,
             "notes": list(d.get("notes") or []),
         }
+
+
+def _lean(result: Any) -> dict[str, Any]:
+    """A result for a sheet: everything measured, not the event log or the child's stderr."""
+    data = result.to_dict()
+    data["events"] = []
+    data["stderr_tail"] = ""
+    data.pop("hardware", None)  # the sheet carries the machine once
+    return data
 
 
 def _measured_peak(device: str, rss: float | None, nvml: float | None,
