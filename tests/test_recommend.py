@@ -167,7 +167,7 @@ def test_unstable_transfer_top_pick_lowers_confidence_and_suggests_fine_tuning_t
     b = cand("b", None, 12.0, transfer=TransferScore(0.50, "combined", 2, 0.40))
     rec = recommend([a, b], Constraints(latency_ms=20))
     assert rec.recommended == "a" and rec.confidence == "medium"
-    assert any("unstable: a kept first place in 55% of bootstrap resamples" in n for n in rec.notes)
+    assert any("unstable: a ranked first in 55% of bootstrap resamples" in n for n in rec.notes)
     assert any(p.kind == "finetune" and p.models == ["a", "b"] for p in rec.next_probes)
 
 

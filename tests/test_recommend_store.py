@@ -207,3 +207,31 @@ def test_catalog_models_as_candidates_carry_published_figures_and_estimates():
     assert not big.latency
     with pytest.raises(SelectorError, match="unknown model id"):
         candidates_from_catalog(["nope"], catalog=catalog)
+
+
+def test_real_transfer_scores_are_ranked_by_the_transfer_module():
+    import numpy as np
+
+    from selector.core.transfer.scores import score_features
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 20)
+    good = np.eye(4)[labels] * 3 + rng.normal(0, 0.5, (80, 4))
+    good = np.hstack([good, rng.normal(0, 1, (80, 12))])
+    noise = rng.normal(0, 1, (80, 16))
+    store = ResultStore()
+    session = store.create_session("transfer")
+    for name, feats in (("good.m", good), ("noise.m", noise)):
+        scores = score_features(feats, labels, n_boot=10, seed=0)
+        store.save_result(ProbeResult(f"tr-{name}", "transfer", name, "cpu", "finished",
+                                      session_id=session.id, weights="pretrained",
+                                      rows=[scores.to_dict()], spec={"entry": _entry(
+                                          name, 70.0, 1_000_000).to_dict()}))
+    cands = {c.model_id: c for c in load_session(session.id).candidates}
+    good_t, noise_t = cands["good.m"].transfer, cands["noise.m"].transfer
+    assert (good_t.method, good_t.rank, good_t.score) == ("combined", 1, 1.0)
+    assert noise_t.rank == 2 and noise_t.score == 0.0
+    assert good_t.stability == 1.0 and set(good_t.scores) == {"logme", "knn", "linear"}
+    assert good_t.samples == 80
+    rec = recommend(list(cands.values()))
+    assert rec.recommended == "good.m" and rec.basis_kind == "transfer"

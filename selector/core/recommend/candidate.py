@@ -85,7 +85,7 @@ class TransferScore:
     rank: int | None = None
     """1 = best among the session's candidates."""
     stability: float | None = None
-    """Share (0-1) of bootstrap resamples of the data in which the model kept this rank."""
+    """Share (0-1) of bootstrap resamples of the data in which the model ranked first."""
     scores: dict[str, float] = field(default_factory=dict)
     """The individual scores behind the combined one, by method."""
     samples: int | None = None

@@ -121,10 +121,10 @@ def _accuracy_confidence(rec, top2, basis, metric, acc_rank, notes, probes) -> i
     elif basis == TRANSFER:
         level = _MEDIUM
         top = top2[0].candidate.transfer
-        if top is not None and top.stability is not None and top.stability < UNSTABLE_BELOW:
-            place = "first place" if top.rank in (None, 1) else f"its rank ({top.rank})"
+        if (top is not None and top.rank in (None, 1) and top.stability is not None
+                and top.stability < UNSTABLE_BELOW):
             notes.append(
-                f"the transferability top pick is unstable: {top2[0].model_id} kept {place} in "
+                f"the transferability top pick is unstable: {top2[0].model_id} ranked first in "
                 f"{top.stability:.0%} of bootstrap resamples"
             )
             probes.append(ProbeSuggestion("finetune", ids, "the transferability order is unstable"))

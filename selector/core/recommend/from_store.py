@@ -275,36 +275,52 @@ def _add_finetune_estimate(cand: Candidate, entry: Any, constraints: Constraints
 
 
 def _add_transfer(cands: list[Candidate], results: list[Any]) -> None:
-    """Transferability rows of the session: ranked together (they share samples and labels)."""
+    """Transferability rows of the session, ranked together (same samples and labels)."""
     rows = {r.model_id: r.rows[0] for r in results
             if r.kind == "transfer" and r.status == "finished" and r.rows}
     if not rows:
         return
-    ranking = _rank_transfer(rows)
+    try:
+        ranking = _rank_combined(rows)
+    except (ImportError, ValueError, TypeError, KeyError):
+        ranking = _rank_logme(rows)  # rows without what the combined ranking needs
     for cand in cands:
         if cand.model_id in ranking:
             cand.transfer = ranking[cand.model_id]
 
 
-def _rank_transfer(rows: dict[str, dict[str, Any]]) -> dict[str, TransferScore]:
-    """LogME (comparable across models on the same samples) ranks them; stability is the share
-    of bootstrap resamples in which a model keeps its rank by LogME."""
+def _rank_combined(rows: dict[str, dict[str, Any]]) -> dict[str, TransferScore]:
+    """The transfer module's combined ranking (mean rank over LogME, k-NN and linear probe).
+
+    ``score`` is ``(n - mean rank) / (n - 1)``: 1 when best under every score, 0 when worst;
+    ``stability`` is the share of bootstrap resamples in which the model ranked first.
+    """
+    from selector.core.transfer.ranking import rank_candidates
+
+    ranking = rank_candidates(rows)
+    n = len(ranking.candidates)
+    out = {}
+    for c in ranking.candidates:
+        score = 1.0 if n == 1 else (n - c.mean_rank) / (n - 1)
+        out[c.model] = TransferScore(round(score, 6), "combined", c.position, c.top_fraction,
+                                     dict(c.scores), ranking.n_samples)
+    return out
+
+
+def _rank_logme(rows: dict[str, dict[str, Any]]) -> dict[str, TransferScore]:
+    """LogME alone ranks them; stability is the share of bootstrap resamples (if stored) in
+    which a model ranked first."""
     ids = sorted(rows, key=lambda m: -float(rows[m].get("logme", float("-inf"))))
     boots = [rows[m].get("logme_bootstrap") or [] for m in ids]
     n_boot = min((len(b) for b in boots), default=0)
-    stability = {m: None for m in ids}
-    if n_boot and len(ids) > 1:
-        kept = {m: 0 for m in ids}
-        for b in range(n_boot):
-            order = sorted(ids, key=lambda m: -float(rows[m]["logme_bootstrap"][b]))
-            for place, m in enumerate(order):
-                kept[m] += ids.index(m) == place
-        stability = {m: kept[m] / n_boot for m in ids}
+    first = {m: 0 for m in ids}
+    for b in range(n_boot):
+        first[max(ids, key=lambda m: float(rows[m]["logme_bootstrap"][b]))] += 1
     out = {}
     for place, m in enumerate(ids, start=1):
         row = rows[m]
         scores = {k: float(row[k]) for k in ("logme", "knn_balanced_accuracy",
                                              "linear_balanced_accuracy") if row.get(k) is not None}
-        out[m] = TransferScore(float(row["logme"]), "logme", place, stability[m], scores,
-                               row.get("n_samples"))
+        out[m] = TransferScore(float(row["logme"]), "logme", place,
+                               first[m] / n_boot if n_boot else None, scores, row.get("n_samples"))
     return out
