@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import json
+import math
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -127,7 +128,9 @@ class Sheet:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        """Strict JSON: a NaN or infinite figure is written as null (unknown)."""
+        return json.dumps(_finite(self.to_dict()), indent=2, ensure_ascii=False,
+                          allow_nan=False) + "\n"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Sheet":
@@ -179,7 +182,7 @@ def build_sheet(
     machine = machine_label(hardware)
     created = (now or _dt.datetime.now(_dt.timezone.utc)).replace(microsecond=0)
     return Sheet(
-        title=title or f"Model recommendation: {task or 'models'} on {machine.split(':')[0] or 'this machine'}",
+        title=title or _title(task, hardware),
         created_at=created.isoformat(),
         candidates=list(candidates),
         recommendation=rec,
@@ -273,6 +276,22 @@ def method_lines(candidates: list[Candidate]) -> list[str]:
             add(f"Published accuracy: {c.published_source or 'model card / results table'}",
                 c.model_id)
     return [f"{key} — {', '.join(models)}" for key, models in groups.items()]
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _title(task: str, hardware: dict[str, Any] | None) -> str:
+    title = f"Model recommendation: {task or 'models'}"
+    name = (hardware or {}).get("name")
+    return f"{title} on {name}" if name else title
 
 
 def _common_task(candidates: list[Candidate]) -> str:

@@ -65,9 +65,11 @@ def judge_confidence(
             level = min(level, _MEDIUM)
             notes.append("memory is an estimate close to the limit for " + ", ".join(
                 f"{a.model_id} ({fmt_mib(a.memory.value)} of {fmt_mib(limit)})" for a in near))
-            kind = "memory" if con.memory_mode == "finetune" else "latency"
-            probes.append(ProbeSuggestion(kind, [a.model_id for a in near],
-                                          "its peak memory is measured by the probe"))
+            finetune = con.memory_mode == "finetune"
+            probes.append(ProbeSuggestion(
+                "memory" if finetune else "latency", [a.model_id for a in near],
+                "the estimate is close to the limit" + ("" if finetune else
+                                                        "; the latency probe measures memory too")))
 
     if top2:
         level = min(level, _accuracy_confidence(rec, top2, basis, metric, acc_rank, notes, probes))
@@ -88,14 +90,10 @@ def judge_confidence(
         if not any(p.kind == "finetune" for p in probes) and basis != FINETUNED:
             probes.append(ProbeSuggestion("finetune", [a.model_id, b.model_id],
                                           "a fine-tune on your data breaks the tie"))
-    for a in assessed:
-        if a.rejected_on_estimate and not a.verified and a.overshoot < RETRY_OVERSHOOT and ranked:
-            kinds = " and ".join(a.rejected_on_estimate)
-            notes.append(f"{a.model_id} was rejected on an estimate ({a.failures[0]}); "
-                         f"a measurement may let it in")
-            probes.append(ProbeSuggestion(
-                "latency" if "latency" in kinds else "memory", [a.model_id],
-                f"rejected on an estimated {kinds} within {RETRY_OVERSHOOT - 1:.0%} of the limit"))
+    close = [a for a in assessed if a.rejected_on_estimate and a.failures
+             and a.overshoot < RETRY_OVERSHOOT]
+    if close and ranked:
+        _suggest_close_calls(close, notes, probes)
     unverified = [a for a in assessed if not a.rejected and not a.verified]
     if unverified:
         level = min(level, _MEDIUM)
@@ -175,13 +173,24 @@ def _probe_kind(unknown: str) -> str:
     return "memory"
 
 
+def _suggest_close_calls(close: list[Assessment], notes, probes) -> None:  # noqa: ANN001
+    """One note and one probe per kind for candidates rejected on an estimate just over."""
+    close = sorted(close, key=lambda a: a.overshoot)
+    shown = ", ".join(f"{a.model_id} ({a.failures[0]})" for a in close[:3])
+    more = f" and {len(close) - 3} more" if len(close) > 3 else ""
+    notes.append(f"rejected on estimates less than {RETRY_OVERSHOOT - 1:.0%} over a limit, "
+                 f"a measurement may let them in: {shown}{more}")
+    for kind in ("latency", "memory"):
+        models = [a.model_id for a in close if kind in a.rejected_on_estimate][:3]
+        if models:
+            probes.append(ProbeSuggestion(
+                kind, models, f"rejected on an estimated {kind} just over the limit"))
+
+
 def _suggest_for_rejected(assessed: list[Assessment], probes, notes) -> None:  # noqa: ANN001
-    on_estimate = [a for a in assessed if a.rejected_on_estimate and a.overshoot < RETRY_OVERSHOOT]
-    if on_estimate:
-        probes.append(ProbeSuggestion(
-            "latency" if "latency" in on_estimate[0].rejected_on_estimate else "memory",
-            [a.model_id for a in on_estimate[:3]],
-            "they were rejected on estimates just over the limit"))
+    close = [a for a in assessed if a.rejected_on_estimate and a.overshoot < RETRY_OVERSHOOT]
+    if close:
+        _suggest_close_calls(close, notes, probes)
     rejected = sorted((a for a in assessed if a.rejected), key=lambda a: a.overshoot)
     if rejected:
         notes.append("relax a constraint or add candidates; the closest is "
