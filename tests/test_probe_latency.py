@@ -86,3 +86,52 @@ def test_cuda_without_a_gpu_fails_with_a_plain_reason(test_resnet):
     list(probe.events())
     assert probe.result.status == "failed"
     assert "torch sees no CUDA" in probe.result.message
+
+
+class _OomAbove2(torch.nn.Module):
+    """A model that runs out of memory (as CUDA says it) above a batch of 2."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = torch.nn.Linear(3, 4)
+
+    def forward(self, x):
+        if x.shape[0] > 2:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 20.00 MiB")
+        return self.head(x.mean((2, 3)))
+
+
+def _run_in_process(monkeypatch, spec: ProbeSpec):
+    import io
+    import json
+
+    from selector.core.probes import loading
+    from selector.core.probes.context import ProbeContext
+    from selector.core.probes.kinds import latency
+
+    entry = CatalogEntry(id="oomy", source="timm", task="image-classification", family="x",
+                         architecture="x", input_size=(3, 8, 8))
+    monkeypatch.setattr(loading, "load_model", lambda spec, device: loading.LoadedModel(
+        _OomAbove2(), entry, "random", "test model", {}, None, 0.01))
+    stream = io.BytesIO()
+    report = latency.run(spec, ProbeContext(spec, stream))
+    return report, [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_out_of_memory_at_a_batch_keeps_the_smaller_ones(monkeypatch):
+    spec = ProbeSpec(kind="latency", model="oomy", batch_sizes=[1, 2, 4, 8], budget_s=20, params=QUICK)
+    report, events = _run_in_process(monkeypatch, spec)
+    assert [e["data"]["batch_size"] for e in events if e["type"] == "row"] == [1, 2]
+    assert report["summary"]["out_of_memory"] == ["fp32 batch 4"]
+    assert report["summary"]["skipped"] == ["fp32 batch 8"]
+    assert report["message"] == "measured 2 row(s); out of memory at fp32 batch 4"
+    assert any(e["type"] == "log" and "out of memory at fp32 batch 4" in e["message"] for e in events)
+
+
+def test_out_of_memory_at_the_smallest_batch_is_an_out_of_memory_end(monkeypatch):
+    from selector.core.probes.context import is_oom
+
+    spec = ProbeSpec(kind="latency", model="oomy", batch_sizes=[4, 8], budget_s=20, params=QUICK)
+    with pytest.raises(RuntimeError) as err:
+        _run_in_process(monkeypatch, spec)
+    assert is_oom(err.value)

@@ -67,7 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--holdout", type=float, default=0.2, help="held-out fraction (default 0.2)")
     parser.add_argument("--max-items", type=int, metavar="N", help="use at most N samples of the data")
     parser.add_argument("--lr", type=float, help="fine-tune: backbone learning rate (1e-4)")
-    parser.add_argument("--train-mode", choices=("full", "head"), help="fine-tune: all weights or the head only")
+    parser.add_argument("--train-mode", choices=("full", "head"),
+                        help="fine-tune: all weights or the head only")
     parser.add_argument("--no-amp", action="store_true", help="fine-tune on CUDA in fp32, without autocast")
     parser.add_argument("--force", action="store_true",
                         help="run probes even when the estimate says they will not fit in free memory")

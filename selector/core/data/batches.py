@@ -66,7 +66,8 @@ class Batcher:
         texts = [self.data.items[i] for i in indices]
         encoded = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
                                  return_tensors="pt")
-        inputs = {k: v for k, v in dict(encoded).items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+        keep = ("input_ids", "attention_mask", "token_type_ids")
+        inputs = {k: v for k, v in dict(encoded).items() if k in keep}
         labels = torch.tensor([self.data.labels[i] for i in indices], dtype=torch.long)
         return inputs, labels
 

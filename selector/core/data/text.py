@@ -146,7 +146,8 @@ def choose_columns(name: str, records: list[dict], columns: list[str], text_colu
         if given is not None and given not in columns:
             raise DataError(f"{name} has no column {given!r}; its columns are {shown}")
     lowered = {c.lower(): c for c in columns}
-    label = label_column or next((lowered[n] for n in LABEL_NAMES if n in lowered and lowered[n] != text_column), None)
+    label = label_column or next(
+        (lowered[n] for n in LABEL_NAMES if n in lowered and lowered[n] != text_column), None)
     if label is None:
         label = _label_by_shape(records, [c for c in columns if c != text_column])
     if label is None:

@@ -34,6 +34,12 @@ class BenchRun:
                  hardware: dict[str, Any] | None = None,
                  free_mib: Callable[[str], float | None] = free_memory_mib,
                  grace_s: float = 0.5) -> None:
+        """``store``: where results go (None: nowhere, results stay in ``self.results``).
+        ``session``: a ``Session`` or session id to add to; default a new one named
+        ``session_name``. ``hardware``: ``HardwareProfile.to_dict()`` recorded with each
+        result (None: detected, without torch, when the run starts). ``free_mib(device)``:
+        free memory for the pre-flight check (default: psutil / NVML, read before each probe).
+        """
         self.specs = list(specs)
         self.store = store
         self.hardware = hardware
@@ -67,6 +73,10 @@ class BenchRun:
             run.cancel(reason)
 
     def events(self) -> Iterator[ProbeEvent]:
+        if self.hardware is None:  # every result records the machine it ran on
+            from selector.core.hardware import detect_hardware
+
+            self.hardware = detect_hardware(include_torch=False).to_dict()
         count = len(self.specs)
         for index, spec in enumerate(self.specs):
             if self._cancelled.is_set():

@@ -169,8 +169,8 @@ class ProbeRun:
             proc.stdin.flush()
         except OSError:
             pass
-        yield self._event(state, {"type": ev.STARTED, "data": {"pid": proc.pid}}, parent=True)
         try:
+            yield self._event(state, {"type": ev.STARTED, "data": {"pid": proc.pid}}, parent=True)
             yield from self._pump(proc, lines, state)
         finally:
             self._reap(proc)

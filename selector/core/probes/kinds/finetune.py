@@ -9,8 +9,8 @@ is streamed as a progress event, for live plots.
 
 ``spec.params`` (all optional): ``lr`` (1e-4, backbone), ``head_lr`` (1e-3), ``weight_decay``
 (0.01), ``train_mode`` (``full`` or ``head``), ``max_steps`` (none), ``max_eval`` (512 held-out
-samples at most), ``max_length`` (tokens; the model's preprocess, else 128), ``amp`` (True: bf16, else fp16, on CUDA),
-``seed`` (0), ``rss_poll_ms`` (10).
+samples at most), ``max_length`` (tokens; default the model's, else 128), ``amp`` (True: bf16,
+else fp16, on CUDA), ``seed`` (0), ``rss_poll_ms`` (10).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ import copy
 import time
 from typing import Any
 
+from selector.core.probes.context import is_oom
 from selector.core.probes.environment import ProbeSettingError
 from selector.core.results.record import LatencyRow
 
@@ -75,6 +76,7 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
         }
         rows: list[dict] = []
         skipped: list[str] = []
+        oom: list[str] = []
         done = 0
         for dtype in spec.dtypes:
             if ctx.should_stop():
@@ -83,11 +85,22 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
                 continue
             variant, convert_s, quantized = _variant(model, dtype)
             for batch in batches:
-                if ctx.should_stop():
+                if ctx.should_stop() or any(o.startswith(dtype + " ") for o in oom):
                     skipped.append(f"{dtype} batch {batch}")
+                    done += 1
+                    continue
+                try:
+                    row = _Meter(ctx, params, plan, done).measure(variant, loaded, dtype, batch,
+                                                                  device, monitor)
+                except (RuntimeError, MemoryError) as err:
+                    if not is_oom(err):
+                        raise
+                    last_oom = err
+                    oom.append(f"{dtype} batch {batch}")
+                    ctx.log(f"out of memory at {oom[-1]}: larger batches of {dtype} skipped",
+                            level="warning")
+                    _free(device)
                 else:
-                    meter = _Meter(ctx, params, plan, done)
-                    row = meter.measure(variant, loaded, dtype, batch, device, monitor)
                     row.update(common, convert_s=convert_s, quantized_fraction=quantized)
                     row = LatencyRow.from_dict(row).to_dict()
                     rows.append(row)
@@ -95,11 +108,14 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
                 done += 1
             if variant is not model:
                 del variant
+                _free(device)
+        if oom and not rows:
+            raise last_oom
     finally:
         monitor.stop()
     best = max(rows, key=lambda r: r["samples_per_s"] or 0, default=None)
     summary = {
-        "rows": len(rows), "skipped": skipped, "budget_limited": bool(skipped) or any(
+        "rows": len(rows), "skipped": skipped, "out_of_memory": oom, "budget_limited": bool(skipped) or any(
             r["budget_limited"] for r in rows),
         "load_s": round(loaded.load_s, 4), "load_peak_rss_mib": load_peaks["peak_rss_mib"],
         "best_samples_per_s": best and best["samples_per_s"],
@@ -107,8 +123,12 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
         "p50_ms_batch1_fp32": next((r["p50_ms"] for r in rows if r["batch_size"] == 1
                                    and r["dtype"] == "fp32"), None),
     }
-    message = f"measured {len(rows)} row(s)" + (
-        f"; the budget ran out before {', '.join(skipped)}" if skipped else "")
+    message = f"measured {len(rows)} row(s)"
+    if oom:
+        message += f"; out of memory at {', '.join(oom)}"
+    budget_skipped = [s for s in skipped if not any(s.startswith(o.split(" batch")[0]) for o in oom)]
+    if budget_skipped:
+        message += f"; the budget ran out before {', '.join(budget_skipped)}"
     return {"weights": loaded.weights, "weights_note": loaded.weights_note, "summary": summary,
             "settings": {**params, "batch_sizes": batches, "dtypes": list(spec.dtypes),
                          "device": device, "threads": torch.get_num_threads()},
@@ -212,6 +232,16 @@ class _Meter:
             "samples_per_s": round(batch * 1000.0 / mean, 3) if mean else None,
             "rss_before_mib": rss_before, **peaks, "budget_limited": limited,
         }
+
+
+def _free(device: str) -> None:
+    import gc
+
+    gc.collect()
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.empty_cache()
 
 
 def _r(value: float) -> float:
