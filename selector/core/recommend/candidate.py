@@ -32,7 +32,7 @@ class Figure:
     """``ms`` (per batch), ``MiB``, ``%``."""
     batch: int | None = None
     dtype: str | None = None
-    """``float32``, ``bfloat16``, ``float16``."""
+    """``fp32``, ``bf16``, ``fp16``, ``int8-dynamic`` (the probes' names)."""
     threads: int | None = None
     """CPU intra-op threads used (torch.get_num_threads()) when it was measured."""
     device: str | None = None
@@ -52,7 +52,7 @@ class Figure:
         return _SOURCE_ORDER[self.source]
 
     def setting(self) -> str:
-        """``batch 1, float32, 2 threads, cpu``: the conditions, for reasons and the method."""
+        """``batch 1, fp32, 2 threads, cpu``: the conditions, for reasons and the method."""
         parts = []
         if self.batch is not None:
             parts.append(f"batch {self.batch}")

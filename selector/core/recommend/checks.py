@@ -123,7 +123,7 @@ def floor_accuracy(c: Candidate, metric: str | None) -> Accuracy:
 
 
 def latency_text(fig: Figure) -> str:
-    """``p50 31 ms at batch 1 (measured)``; the dtype is named when it is not float32."""
+    """``p50 31 ms at batch 1 (measured)``; the dtype is named when it is not fp32."""
     how = fig.source
     if fig.dtype and fig.dtype not in ("float32", "fp32"):
         how += f", {fig.dtype}"
