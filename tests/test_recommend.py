@@ -102,6 +102,9 @@ def test_nothing_meets_the_constraints_names_the_closest():
     assert rec.confidence == "low"
     assert rec.summary.startswith("No candidate meets the constraints: 3 rejected; closest: b")
     assert rec.verdict("c").reason == "task text-classification, not image-classification"
+    mixed = recommend(cands)
+    assert mixed.notes[0].startswith("the candidates do different tasks (image-classification, "
+                                     "text-classification)")
     # b was rejected on an estimate 15% over: measuring it could let it in.
     assert any(p.kind == "latency" and p.models == ["b"] for p in rec.next_probes)
 

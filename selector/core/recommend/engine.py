@@ -89,6 +89,10 @@ def recommend(
     rec = Recommendation(constraints, objective, verdicts, recommended, "", basis_text,
                          basis_kind=basis, metric=metric)
     judge_confidence(rec, assessed, ranked, acc_rank, basis, metric)
+    tasks = sorted({c.task for c in candidates if c.task})
+    if len(tasks) > 1 and not constraints.task:
+        rec.notes.insert(0, f"the candidates do different tasks ({', '.join(tasks)}); "
+                            "set the task to compare like with like")
     rec.summary = _summary(rec, assessed)
     return rec
 
