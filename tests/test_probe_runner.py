@@ -176,7 +176,9 @@ def test_stopping_iteration_early_kills_the_child():
         if event.type == "log":
             break
     pid = run.pid
+    start = time.perf_counter()
     events.close()  # the consumer went away (GUI closed, exception in the loop)
+    assert time.perf_counter() - start < 1.0
     assert not _alive(pid)
 
 

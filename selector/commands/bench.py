@@ -222,8 +222,6 @@ def print_results(results: list, session_id: str | None, db_path) -> None:  # no
     from rich.console import Console
     from rich.table import Table
 
-    from selector.core.units import fmt_mib, fmt_ms
-
     console = Console()
     latency = [row for r in results for row in r.latency_rows()]
     if latency:
@@ -244,22 +242,23 @@ def print_results(results: list, session_id: str | None, db_path) -> None:  # no
                      _num(row.peak_rss_mib, 4)]
             table.add_row(*cells + ([_num(row.cuda_max_allocated_mib, 4)] if gpu else []))
         console.print(table)
-    tunes = [(r, r.finetune_report()) for r in results if r.finetune_report() is not None]
+    tunes = [rep for r in results if (rep := r.finetune_report()) is not None]
     if tunes:
-        table = Table(title="Quick fine-tune", title_justify="left")
-        for col in ("model", "weights", "precision", "batch", "steps", "samples/s", "step p50",
-                    "accuracy before → after", "loss first → last", "peak RSS"):
-            table.add_column(col)
-        for result, rep in tunes:
-            batch = str(rep.batch_size_used) + (f" (asked {rep.batch_size_requested})"
-                                                if rep.oom_step_downs else "")
-            table.add_row(
-                rep.model_id, rep.weights, rep.precision, batch, str(rep.steps),
-                "—" if rep.samples_per_s is None else f"{rep.samples_per_s:,.1f}", fmt_ms(rep.p50_step_ms),
-                f"{_pct(rep.acc_before)} → {_pct(rep.acc_after)}",
-                f"{_num(rep.loss_first)} → {_num(rep.loss_last)}", fmt_mib(rep.peak_rss_mib),
-            )
+        settings = sorted({f"{t.model_id}: {t.weights} weights, {t.precision}, {t.train_mode} fine-tune, "
+                           f"{t.threads} threads" for t in tunes})
+        table = Table(title="Quick fine-tune", title_justify="left", caption="; ".join(settings),
+                      caption_justify="left")
+        for col in ("model", "batch", "steps", "samples/s", "step p50 ms", "acc before", "acc after",
+                    "loss", "RSS MiB"):
+            table.add_column(col, justify="left" if col == "model" else "right", no_wrap=col == "model")
+        for rep in tunes:
+            batch = str(rep.batch_size_used) + ("*" if rep.oom_step_downs else "")
+            table.add_row(rep.model_id, batch, str(rep.steps), _num(rep.samples_per_s, 4),
+                          _num(rep.p50_step_ms, 3), _pct(rep.acc_before), _pct(rep.acc_after),
+                          _num(rep.loss_last, 3), _num(rep.peak_rss_mib, 4))
         console.print(table)
+        if any(rep.oom_step_downs for rep in tunes):
+            console.print("* batch stepped down after running out of memory", style="dim")
     for result in results:
         if not result.ok:
             console.print(f"[red]{result.model_id} {result.kind}: {result.status_words}[/]: {result.message}")
@@ -269,7 +268,7 @@ def print_results(results: list, session_id: str | None, db_path) -> None:  # no
 
 
 def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f} %"
+    return "—" if value is None else f"{100 * value:.1f}%"
 
 
 def _num(value: float | None, digits: int | None = None) -> str:

@@ -172,6 +172,9 @@ class ProbeRun:
         try:
             yield self._event(state, {"type": ev.STARTED, "data": {"pid": proc.pid}}, parent=True)
             yield from self._pump(proc, lines, state)
+        except BaseException:  # the consumer went away (closed us, or raised): end the child now
+            self._terminate()
+            raise
         finally:
             self._reap(proc)
             _LIVE.discard(self)
@@ -238,6 +241,7 @@ class ProbeRun:
                                    "t_s": data.get("t"), "batch_size": figures.get("batch_size")})
             elif etype == ev.RESULT:
                 state.report = data.get("data") or {}
+                data = {"type": ev.RESULT, "t": data.get("t")}  # folded into the result, not repeated
             elif etype == ev.ERROR:
                 state.error = dict(data.get("data") or {}, message=data.get("message", ""))
         else:
