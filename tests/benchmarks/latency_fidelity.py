@@ -1,7 +1,7 @@
 """Fidelity of the latency probe against ``torch.utils.benchmark.Timer``, side by side.
 
     python tests/benchmarks/latency_fidelity.py [--models resnet18,mobilenetv3_large_100,vit_small_patch16_224]
-        [--batch 8] [--threads 2] [--seconds 5] [--rounds 2] [--out fidelity.json]
+        [--batch 8] [--threads 2] [--seconds 5] [--rounds 2] [--device cpu] [--out fidelity.json]
 
 For each model, in one run: the latency probe (its own child process, fp32, ``--threads``)
 and an independent measurement of the same model, batch, dtype and threads with
@@ -30,10 +30,11 @@ import json, sys, time
 import torch, timm
 from torch.utils.benchmark import Timer
 name, batch, threads, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+device = sys.argv[5]
 torch.set_num_threads(threads)
-model = timm.create_model(name, pretrained=False).eval()
+model = timm.create_model(name, pretrained=False).eval().to(device)
 size = model.pretrained_cfg["input_size"]
-x = torch.randn(batch, *size)
+x = torch.randn(batch, *size, device=device)
 with torch.inference_mode():
     end = time.perf_counter() + 1.0
     while time.perf_counter() < end:
@@ -46,12 +47,12 @@ print(json.dumps({"median_s": m.median, "mean_s": m.mean, "iqr_s": m.iqr, "runs"
 """
 
 
-def probe(name: str, batch: int, threads: int, seconds: float) -> dict:
+def probe(name: str, batch: int, threads: int, seconds: float, device: str) -> dict:
     from selector.core.models import resolve_model
     from selector.core.probes import ProbeRun, ProbeSpec
 
     entry = resolve_model(name)
-    spec = ProbeSpec(kind="latency", model=entry.id, entry=entry.to_dict(), batch_sizes=[batch],
+    spec = ProbeSpec(kind="latency", model=entry.id, entry=entry.to_dict(), batch_sizes=[batch], device=device,
                      dtypes=["fp32"], threads=threads, budget_s=seconds * 4 + 30,
                      params={"min_time_s": seconds, "min_iters": 30})
     run = ProbeRun(spec)
@@ -62,8 +63,9 @@ def probe(name: str, batch: int, threads: int, seconds: float) -> dict:
     return run.result.latency_rows()[0].to_dict()
 
 
-def timer(name: str, batch: int, threads: int, seconds: float) -> dict:
-    out = subprocess.run([sys.executable, "-c", TIMER_SCRIPT, name, str(batch), str(threads), str(seconds)],
+def timer(name: str, batch: int, threads: int, seconds: float, device: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", TIMER_SCRIPT, name, str(batch), str(threads), str(seconds),
+                          device],
                          capture_output=True, text=True, check=True,
                          env={**os.environ, "OMP_NUM_THREADS": str(threads)})
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -76,6 +78,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per side and round")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (Timer synchronizes CUDA itself)")
     parser.add_argument("--out", help="also write the figures as JSON here")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -86,13 +89,14 @@ def main() -> None:
         for round_ in range(args.rounds):
             order = (probe, timer) if round_ % 2 == 0 else (timer, probe)
             for measure in order:
-                got = measure(name, args.batch, args.threads, args.seconds)
+                got = measure(name, args.batch, args.threads, args.seconds, args.device)
                 (probes if measure is probe else timers).append(got)
         p50 = statistics.median(args.batch * 1000 / p["p50_ms"] for p in probes)
         mean = statistics.median(p["samples_per_s"] for p in probes)
         t_med = statistics.median(args.batch / t["median_s"] for t in timers)
         t_mean = statistics.median(args.batch / t["mean_s"] for t in timers)
         row = {"model": name, "batch": args.batch, "threads": args.threads, "dtype": "fp32",
+               "device": args.device,
                "probe_p50_sps": round(p50, 2), "probe_mean_sps": round(mean, 2),
                "timer_median_sps": round(t_med, 2), "timer_mean_sps": round(t_mean, 2),
                "diff_median_pct": round(100 * (p50 / t_med - 1), 2),
