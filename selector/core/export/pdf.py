@@ -195,12 +195,36 @@ def _method_page(pdf: Any, sheet: Sheet, ctx: dict[str, Any]) -> None:
     _paragraph(pdf, "Measured figures come from isolated child processes on the machine below; "
                     "estimates from selector's memory and latency models; published figures from "
                     "the source named above.", muted=True)
+    if ctx["figures"]:
+        _figures_table(pdf, ctx)
     _heading(pdf, "Machine")
     _pairs(pdf, ctx["hardware"])
     _heading(pdf, "Software")
     _pairs(pdf, ctx["software"])
     if sheet.notes:
         _bullets(pdf, "Notes", sheet.notes)
+
+
+def _figures_table(pdf: Any, ctx: dict[str, Any]) -> None:
+    from fpdf.fonts import FontFace
+
+    pdf.set_font("DejaVu", "B", 9.5)
+    pdf.set_text_color(*INK)
+    pdf.cell(0, 6, "Every figure", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", size=7)
+    pdf.set_fill_color(255, 255, 255)
+    widths = (42, 38, 38, 16, 10, 12, 12, 12)
+    with pdf.table(col_widths=widths, width=sum(widths), align="LEFT", text_align="LEFT",
+                   borders_layout="HORIZONTAL_LINES", line_height=3.4, padding=(0.6, 1),
+                   headings_style=FontFace(emphasis="BOLD", fill_color=SOFT, size_pt=7)) as table:
+        row = table.row()
+        for h in ctx["figure_headers"]:
+            row.cell(h)
+        for f in ctx["figures"]:
+            row = table.row()
+            for h in ctx["figure_headers"]:
+                row.cell(f[h])
+    pdf.ln(1)
 
 
 # ------------------------------------------------------------------------ helpers

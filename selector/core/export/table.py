@@ -159,6 +159,42 @@ def memory_header(sheet) -> str:  # noqa: ANN001
         "Inference memory")
 
 
+FIGURE_HEADERS = ["Model", "Figure", "Value", "Source", "Batch", "dtype", "Threads", "Device"]
+
+
+def figure_rows(sheet) -> list[dict[str, str]]:  # noqa: ANN001
+    """Every figure behind the table, one row each: the latency sweep, memory, accuracy."""
+    kinds = (("latency", "p50 latency"), ("inference_memory", "inference memory"),
+             ("finetune_memory", "fine-tune memory"))
+    rows = []
+    for v in sheet.recommendation.verdicts:
+        c = sheet.candidate(v.model_id)
+        figures = [(label, f) for kind, label in kinds for f in getattr(c, kind)]
+        if c.finetuned_accuracy is not None:
+            figures.append(("held-out accuracy after fine-tune", c.finetuned_accuracy))
+        if c.baseline_accuracy is not None:
+            figures.append(("held-out accuracy before", c.baseline_accuracy))
+        for label, f in figures:
+            rows.append({
+                "Model": c.model_id, "Figure": label, "Value": _figure_value(f),
+                "Source": f.source, "Batch": "" if f.batch is None else str(f.batch),
+                "dtype": f.dtype or "", "Threads": "" if f.threads is None else str(f.threads),
+                "Device": f.device or "",
+            })
+    return rows
+
+
+def _figure_value(f: Figure) -> str:
+    if f.unit == "ms":
+        tail = ", ".join(f"{k} {fmt_ms(f.extra[k])}" for k in ("p90", "p99") if k in f.extra)
+        return fmt_ms(f.value) + (f" ({tail})" if tail else "")
+    if f.unit == "MiB":
+        return fmt_mib(f.value)
+    if f.unit == "%":
+        return f"{f.value:.1f}%"
+    return f"{f.value:g} {f.unit}".strip()
+
+
 # ------------------------------------------------------------------------ helpers
 def _value(fig: Figure | None) -> float | None:
     return fig.value if fig is not None else None
