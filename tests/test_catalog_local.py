@@ -183,3 +183,13 @@ def test_cli_add_and_remove(tmp_path, capsys):
     assert main(["catalog", "remove", "local:cli-model"]) == 2
     assert "is not a local model" in capsys.readouterr().err
     assert main(["catalog", "add", str(tmp_path / "nothing-here")]) == 2
+
+
+def test_cli_show_measures_a_bare_architecture(capsys):
+    from selector.cli import main
+
+    assert main(["catalog", "show", "test_vit", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["id"] == "test_vit" and shown["params"] == 371_240 and shown["family"] == "test"
+    assert main(["catalog", "show", "tset_vit"]) == 2
+    assert "unknown model id 'tset_vit'" in capsys.readouterr().err

@@ -24,8 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     build.add_argument("--timeout", type=float, default=300.0, metavar="S",
                        help="seconds one model may take before it is recorded as failed (default 300)")
     build.add_argument("--no-activation", action="store_true", help="skip the activation profiles (faster)")
+    build.add_argument("--no-text", action="store_true", help="vision entries only")
     build.add_argument("--quiet", action="store_true", help="no progress output")
-    build.add_argument("--force", action="store_true", help=argparse.SUPPRESS)  # kept for old callers
     add = sub.add_parser("add", help="add a local model folder or checkpoint file")
     add.add_argument("path", metavar="PATH", help="Hugging Face folder (config.json + safetensors) "
                      "or a timm checkpoint folder/file")
@@ -83,7 +83,8 @@ def _build(args: argparse.Namespace) -> int:
         raise SelectorError("--limit must be 0 or more")
     try:
         report = build_snapshot(out, limit=args.limit, jobs=args.jobs, timeout=args.timeout,
-                                with_activation=not args.no_activation, progress=progress)
+                                with_activation=not args.no_activation, include_text=not args.no_text,
+                                progress=progress)
     except OSError as err:
         raise SelectorError(f"cannot write the snapshot {out}: {err}") from err
     print(f"wrote {report.path}: {report.entries} entries, {report.measured} measured, "

@@ -210,20 +210,21 @@ def mark_cached(catalog: Catalog) -> None:
 
 
 def refresh_catalog_in_background(
-    *, jobs: int = 1, out: str | Path | None = None
+    *, jobs: int = 1, out: str | Path | None = None, build_args: list[str] | None = None
 ) -> subprocess.Popen:
     """Rebuild the snapshot into ``cache_dir()`` in a low-priority child process.
 
     Returns the process; its output goes to ``cache_dir()/catalog-refresh.log``. Later
     ``load_catalog()`` calls pick the refreshed file up once it exists and matches the
     installed libraries. The build writes atomically, so a half-done refresh is never read.
+    ``build_args`` are extra ``selector catalog build`` options (``--limit``, for tests).
     """
     target = Path(out) if out is not None else refreshed_snapshot_path()
     if getattr(sys, "frozen", False):
         command = [sys.executable]
     else:
         command = [sys.executable, "-m", "selector"]
-    command += ["catalog", "build", "--out", str(target), "--jobs", str(jobs), "--quiet", "--force"]
+    command += ["catalog", "build", "--out", str(target), "--jobs", str(jobs), "--quiet", *(build_args or [])]
     log = open(cache_dir() / "catalog-refresh.log", "w", encoding="utf-8")  # noqa: SIM115
     kwargs: dict = {"stdout": log, "stderr": subprocess.STDOUT, "stdin": subprocess.DEVNULL}
     if sys.platform == "win32":
