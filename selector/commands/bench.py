@@ -83,7 +83,12 @@ def build_specs(args: argparse.Namespace, entries: list) -> list:
 
     data = None
     if args.data:
-        data = DatasetSpec(args.data, text_column=args.text_column, label_column=args.label_column,
+        source = args.data
+        if not DatasetSpec(source).is_sample:  # the probe may run elsewhere than this folder
+            from pathlib import Path
+
+            source = str(Path(source).expanduser().resolve())
+        data = DatasetSpec(source, text_column=args.text_column, label_column=args.label_column,
                            holdout=args.holdout, max_items=args.max_items).to_dict()
     batches = args.batch or [1, 8]
     train_batch = args.train_batch or (max(args.batch) if args.batch else 16)
@@ -122,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
     specs = build_specs(args, entries)
     for spec in specs:
         check_spec(spec, gpu_count=len(profile.gpus))
+    _check_data(specs, quiet=args.json)
     store = ResultStore()
     from selector.core.probes.bench import BenchRun
 
@@ -139,6 +145,28 @@ def run(args: argparse.Namespace) -> int:
     if interrupted:
         return 130
     return 0 if results and all(r.ok for r in results) else 1
+
+
+def _check_data(specs: list, quiet: bool) -> None:
+    """Read the fine-tune data once before any probe starts: unusable data fails here, plainly."""
+    import sys
+
+    from selector.core.data.dataset import DatasetSpec, load_dataset
+
+    checked = set()
+    for spec in specs:
+        task = (spec.entry or {}).get("task")
+        if not spec.data or task in checked:
+            continue
+        checked.add(task)
+        data = load_dataset(DatasetSpec.from_dict(spec.data), task=task)
+        if not quiet:
+            skipped = sum(data.skipped.values())
+            print(f"data: {data.source}: {len(data.items)} samples in {data.num_classes} classes "
+                  f"({len(data.train_idx)} to train, {len(data.test_idx)} held out)"
+                  + (f", {skipped} skipped" if skipped else ""), file=sys.stderr)
+            for note in data.notes:
+                print(f"  {note}", file=sys.stderr)
 
 
 def _without_events(result) -> dict:  # noqa: ANN001 - ProbeResult

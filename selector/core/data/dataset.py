@@ -132,6 +132,7 @@ def load_dataset(spec: DatasetSpec, task: str | None = None) -> LoadedDataset:
             raise DataError(f"no such file or folder: {path}")
         if modality == "auto":
             modality = IMAGE if path.is_dir() else TEXT
+        _check_task(spec.source, modality, task)
         if modality == IMAGE:
             if not path.is_dir():
                 raise DataError(f"{path} is a file; image data is a folder with one sub-folder per class")
@@ -146,10 +147,7 @@ def load_dataset(spec: DatasetSpec, task: str | None = None) -> LoadedDataset:
             data = read_text_file(path, spec.text_column, spec.label_column)
         else:
             raise DataError(f"unknown data modality {modality!r} (image, text or auto)")
-    if task and data.modality == TEXT and task != "text-classification":
-        raise DataError(f"{spec.source} holds text, but the model classifies images")
-    if task and data.modality == IMAGE and task == "text-classification":
-        raise DataError(f"{spec.source} holds images, but the model classifies text")
+    _check_task(spec.source, data.modality, task)
     _check_classes(data)
     if spec.max_items and len(data.items) > spec.max_items:
         keep = subsample(data.labels, spec.max_items, spec.seed)
@@ -160,6 +158,13 @@ def load_dataset(spec: DatasetSpec, task: str | None = None) -> LoadedDataset:
     if not data.test_idx:
         data.notes.append("too few samples to hold any out: accuracy is not measured")
     return data
+
+
+def _check_task(source: str, modality: str, task: str | None) -> None:
+    if task and modality == TEXT and task != "text-classification":
+        raise DataError(f"{source} holds text, but the model classifies images")
+    if task and modality == IMAGE and task == "text-classification":
+        raise DataError(f"{source} holds images, but the model classifies text")
 
 
 def _check_classes(data: LoadedDataset) -> None:

@@ -83,9 +83,15 @@ def main() -> int:
         report = func(spec, ctx) or {}
         ctx.emit(ev.RESULT, data=report)
     except BaseException as err:  # noqa: BLE001 - every end is reported, then classified
+        from selector.core.errors import SelectorError
+        from selector.core.probes.environment import ProbeSettingError
+
         oom = is_oom(err)
         code = EXIT_OOM if oom else EXIT_FAILED
-        message = f"{type(err).__name__}: {err}".strip().rstrip(":")
+        if isinstance(err, (SelectorError, ProbeSettingError)):  # written for the user already
+            message = str(err)
+        else:
+            message = f"{type(err).__name__}: {err}".strip().rstrip(":")
         ctx.emit(ev.ERROR, message=message, data={
             "status": "out_of_memory" if oom else "failed",
             "phase": ctx.current_phase,
