@@ -104,11 +104,10 @@ ProgressFn = Callable[[int, int, str], None]
 
 
 def _versions() -> dict[str, str]:
-    import timm
-    import torch
-    import transformers
+    """As ``installed_versions()`` reads them at load time, so the two compare like for like."""
+    from selector.core.catalog.catalog import installed_versions
 
-    return {"timm": timm.__version__, "transformers": transformers.__version__, "torch": torch.__version__}
+    return installed_versions()
 
 
 def _apply(entry: CatalogEntry, result: dict[str, Any], failures: dict[str, str]) -> None:
