@@ -235,3 +235,18 @@ def test_real_transfer_scores_are_ranked_by_the_transfer_module():
     assert good_t.samples == 80
     rec = recommend(list(cands.values()))
     assert rec.recommended == "good.m" and rec.basis_kind == "transfer"
+
+
+def test_a_fine_tune_without_steps_gives_no_accuracy_and_no_peak():
+    store = ResultStore()
+    session = store.create_session("slow box")
+    entry = _entry("slow.a1", 75.0, 5_000_000)
+    result = _finetune(session, entry, 0.4, 1500.0)
+    result.rows[0]["steps"] = 0
+    store.save_result(result)
+    cand = load_session(session.id).candidates[0]
+    assert cand.finetuned_accuracy is None
+    assert [f.source for f in cand.finetune_memory] == ["estimated"]
+    assert cand.probe_status["finetune"] == "no-steps"
+    rec = recommend([cand])
+    assert any("no training step" in line for line in rec.verdict("slow.a1").checks)

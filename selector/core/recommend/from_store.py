@@ -190,7 +190,7 @@ def _add_finetune(cand: Candidate, result: Any, report: Any, out: SessionInput) 
         method += f"; batch stepped down after out-of-memory at {report.oom_step_downs}"
     if report.steps == 0:
         cand.notes.append("the fine-tune took no training step within its budget: its accuracy "
-                          "is not used")
+                          "and peak memory are not used")
         cand.probe_status["finetune"] = "no-steps"
     elif report.acc_after is not None:
         cand.finetuned_accuracy = Figure(100.0 * report.acc_after, MEASURED, "%", method=method,
@@ -200,7 +200,7 @@ def _add_finetune(cand: Candidate, result: Any, report: Any, out: SessionInput) 
                                         method="new head, before training", **setting)
     peak = _measured_peak(report.device, report.peak_rss_mib, report.nvml_process_mib,
                           report.cuda_max_reserved_mib)
-    if peak is not None:
+    if peak is not None and report.steps > 0:
         cand.finetune_memory.append(Figure(peak, MEASURED, "MiB", method="peak during the fine-tune",
                                            **setting))
     cand.loss_curve = [(float(p["step"]), float(p["loss"])) for p in result.loss_curve
