@@ -17,6 +17,7 @@ import dataclasses
 import datetime as _dt
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -247,35 +248,52 @@ def machine_label(hardware: dict[str, Any] | None) -> str:
     return f"{hardware.get('name') or 'machine'}: {', '.join(parts)}"
 
 
-def method_lines(candidates: list[Candidate]) -> list[str]:
-    """One line per distinct way figures were obtained, naming the models it covers."""
-    groups: dict[str, list[str]] = {}
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
-    def add(key: str, model_id: str) -> None:
-        models = groups.setdefault(key, [])
+
+def method_lines(candidates: list[Candidate]) -> list[str]:
+    """One line per way figures were obtained (kind, source, settings, method), naming the
+    models it covers. Methods that differ only in their counts share a line with the range
+    (``p50 of 9–40 timed forward passes``); the sheet's figure table keeps each one."""
+    groups: dict[tuple[int, str, str], tuple[list[list[str]], list[str]]] = {}
+
+    def add(order: int, head: str, method: str, model_id: str) -> None:
+        template = _NUMBER.sub("{}", method)
+        numbers, models = groups.setdefault((order, head, template), ([], []))
+        numbers.append(_NUMBER.findall(method))
         if model_id not in models:
             models.append(model_id)
 
     names = {"latency": "Latency", "inference_memory": "Inference memory",
              "finetune_memory": "Fine-tune memory"}
     for c in candidates:
-        for kind, label in names.items():
+        for order, (kind, label) in enumerate(names.items()):
             for f in getattr(c, kind):
-                setting = f.setting()
-                how = f"; {f.method}" if f.method else ""
-                add(f"{label} ({f.source}): {setting or 'settings not recorded'}{how}", c.model_id)
+                add(order, f"{label} ({f.source}): {f.setting() or 'settings not recorded'}",
+                    f.method, c.model_id)
         if c.finetuned_accuracy is not None:
             f = c.finetuned_accuracy
-            how = f"; {f.method}" if f.method else ""
             setting = f": {f.setting()}" if f.setting() else ""
-            add(f"Held-out accuracy after fine-tuning (measured){setting}{how}", c.model_id)
+            add(3, f"Held-out accuracy after fine-tuning (measured){setting}", f.method, c.model_id)
         if c.transfer is not None:
             n = f" on {c.transfer.samples} samples" if c.transfer.samples else ""
-            add(f"Transferability ({c.transfer.method}){n}", c.model_id)
+            add(4, f"Transferability ({c.transfer.method}){n}", "", c.model_id)
         if c.published:
-            add(f"Published accuracy: {c.published_source or 'model card / results table'}",
-                c.model_id)
-    return [f"{key} — {', '.join(models)}" for key, models in groups.items()]
+            add(5, f"Published accuracy: {c.published_source or 'model card / results table'}",
+                "", c.model_id)
+    lines = []
+    for (_, head, template), (numbers, models) in sorted(groups.items(), key=lambda kv: kv[0][0]):
+        method = template.format(*(_span(values) for values in zip(*numbers))) if template else ""
+        lines.append(f"{head}{'; ' + method if method else ''} — {', '.join(models)}")
+    return lines
+
+
+def _span(values: tuple[str, ...]) -> str:
+    """``7`` when all equal, else ``3–13`` (numeric min and max)."""
+    if len(set(values)) == 1:
+        return values[0]
+    ordered = sorted(values, key=float)
+    return f"{ordered[0]}–{ordered[-1]}"
 
 
 def _finite(value: Any) -> Any:
