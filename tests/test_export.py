@@ -244,3 +244,17 @@ def test_plots_survive_odd_names_and_missing_data():
     figures = sheet_figures(s)
     assert list(figures) == ["accuracy_latency"]
     assert to_png(figures["accuracy_latency"], dpi=50).startswith(b"\x89PNG")
+
+
+def test_method_lines_merge_counts_into_ranges():
+    from selector.core.export.sheet import method_lines
+
+    a = Candidate("a", latency=[Figure(5, "measured", "ms", batch=1, dtype="fp32", threads=2,
+                                       device="cpu", method="p50 of 9 runs after 3 warm-up")])
+    b = Candidate("b", latency=[Figure(7, "measured", "ms", batch=1, dtype="fp32", threads=2,
+                                       device="cpu", method="p50 of 40 runs after 3 warm-up")],
+                  published={"imagenet_top1": 70.0}, published_source="results.csv")
+    assert method_lines([a, b]) == [
+        "Latency (measured): batch 1, fp32, 2 threads, cpu; p50 of 9–40 runs after 3 warm-up — a, b",
+        "Published accuracy: results.csv — b",
+    ]
