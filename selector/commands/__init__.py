@@ -5,5 +5,6 @@ A command module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and
 """
 
 from selector.commands import bench, catalog, export, gui, hw, recommend
+from selector.commands import list as list_command
 
-COMMANDS = [gui, hw, catalog, bench, recommend, export]
+COMMANDS = [gui, hw, catalog, list_command, bench, recommend, export]

@@ -129,6 +129,7 @@ def profile_model(
         "trainable_param_bytes": sum(p.numel() * p.element_size() for p in params if p.requires_grad),
         "buffer_bytes": sum(b.numel() * b.element_size() for b in model.buffers()),
         "largest_param_bytes": max((p.numel() * p.element_size() for p in params), default=0),
+        "param_tensors": len(params),
         "input_bytes_per_sample": input_bytes,
     }
     sdpa = _SdpaRecorder()
@@ -193,9 +194,11 @@ class _Run:
 
     def result(self) -> dict[str, Any]:
         t = self.tracker
-        out: dict[str, Any] = {"peak": t.envelope(), "ops": self.ops}
+        out: dict[str, Any] = {"peak": t.envelope(), "peak_cpu": t.envelope(cpu=True), "ops": self.ops}
         if t.saved is not None:
             out["saved"] = t.per_sample(t.saved)
+        else:
+            out["written"] = [float(t.written[0]), t.written[1] / t.rules.batch]
         return out
 
 
@@ -293,9 +296,11 @@ class _Tracker:
         self.totals = [0, 0, 0, 0, 0]
         self.weights = _probe_weights(rules.kind)
         self.best = [(-1.0, None)] * len(self.weights)
+        self.best_cpu = [(-1.0, None)] * len(self.weights)
         self.saved: list[int] | None = None
         self.ops = 0
         self.macs = {"conv": 0.0, "depthwise": 0.0, "matmul": 0.0}
+        self.written = [0, 0]  # bytes of new storages from non-MAC ops: fixed, per sample
 
     def __enter__(self) -> "_Tracker":
         self.mode.__enter__()
@@ -305,7 +310,7 @@ class _Tracker:
         self.mode.__exit__(*exc)
 
     # -- storages
-    def _track(self, tensor: Any, tainted: bool) -> None:
+    def _track(self, tensor: Any, tainted: bool, elementwise: bool) -> None:
         storage = tensor.untyped_storage()
         key = id(storage)
         if key in self.live or key in self.external:
@@ -317,6 +322,8 @@ class _Tracker:
             cls = FIXED
         self.live[key] = [nbytes, cls, weakref.ref(storage, lambda _r, k=key: self._freed(k))]
         self.totals[cls] += nbytes
+        if elementwise:
+            self.written[cls != FIXED] += nbytes
         if tainted:
             self.tainted.add(key)
 
@@ -367,21 +374,33 @@ class _Tracker:
                 if id(t.untyped_storage()) in self.tainted:
                     tainted = True
                     break
+        elementwise = func not in _mac_ops()
         for t in _tensors(out):
-            self._track(t, tainted)
-        self._count_macs(func, args, out)
+            self._track(t, tainted, elementwise)
+        extra = self._count_macs(func, args, out)
         self._observe()
+        if extra is not None:
+            self._observe(extra, cpu_only=True)
         return out
 
-    def _observe(self) -> None:
-        totals = self.totals
+    def _observe(self, extra: tuple[int, int] | None = None, cpu_only: bool = False) -> None:
+        """Keep the moment if it is the highest so far for some probe workload.
+
+        ``extra`` = (fixed, per-sample) bytes that exist only on CPU during this op (oneDNN's
+        blocked-format copies of a convolution's input, weights and output).
+        """
+        totals = list(self.totals)
+        if extra is not None:
+            totals[FIXED] += extra[0]
+            totals[LIN] += extra[1]
+        bests = (self.best_cpu,) if cpu_only else (self.best, self.best_cpu)
+        b = self.rules.batch
         for i, w in enumerate(self.weights):
-            value = (
-                totals[0] * w[0] + totals[1] * w[1]
-                + (totals[2] * w[2] + totals[3] * w[3] + totals[4] * w[4]) / self.rules.batch
-            )
-            if value > self.best[i][0]:
-                self.best[i] = (value, tuple(totals))
+            value = totals[0] * w[0] + totals[1] * w[1] + (
+                totals[2] * w[2] + totals[3] * w[3] + totals[4] * w[4]) / b
+            for best in bests:
+                if value > best[i][0]:
+                    best[i] = (value, tuple(totals))
 
     def mark_saved(self) -> None:
         self.saved = list(self.totals)
@@ -390,9 +409,9 @@ class _Tracker:
         b = self.rules.batch
         return [float(totals[0]), float(totals[1]), totals[2] / b, totals[3] / b, totals[4] / b]
 
-    def envelope(self) -> list[list[float]]:
+    def envelope(self, cpu: bool = False) -> list[list[float]]:
         points = []
-        for _value, totals in self.best:
+        for _value, totals in self.best_cpu if cpu else self.best:
             if totals is None:
                 continue
             point = [round(x, 1) for x in self.per_sample(totals)]
@@ -400,7 +419,8 @@ class _Tracker:
                 points.append(point)
         return points
 
-    def _count_macs(self, func: Any, args: tuple, out: Any) -> None:
+    def _count_macs(self, func: Any, args: tuple, out: Any) -> tuple[int, int] | None:
+        """Count MACs of convolutions and matmuls; return a convolution's CPU-only transients."""
         import torch
 
         aten = torch.ops.aten
@@ -409,10 +429,34 @@ class _Tracker:
             macs = out.numel() * w.shape[1] * (w.numel() // (w.shape[0] * w.shape[1]))
             kind = "depthwise" if groups > 1 and groups == x.shape[1] else "conv"
             self.macs[kind] += float(macs)
-        elif func in (aten.mm.default, aten.bmm.default):
+            x_bytes = _nbytes(x) if x.shape[1] > 4 else 0
+            return _nbytes(w), x_bytes + _nbytes(out)
+        if func is aten.convolution_backward.default:
+            grad_out, x, w = args[0], args[1], args[2]
+            return _nbytes(w), _nbytes(grad_out) + _nbytes(x)
+        if func in (aten.mm.default, aten.bmm.default):
             self.macs["matmul"] += float(out.numel() * args[0].shape[-1])
         elif func in (aten.addmm.default, aten.baddbmm.default):
             self.macs["matmul"] += float(out.numel() * args[1].shape[-1])
+        return None
+
+
+_MAC_OPS: set | None = None
+
+
+def _mac_ops() -> set:
+    global _MAC_OPS
+    if _MAC_OPS is None:
+        import torch
+
+        aten = torch.ops.aten
+        _MAC_OPS = {aten.convolution.default, aten.convolution_backward.default, aten.mm.default,
+                    aten.bmm.default, aten.addmm.default, aten.baddbmm.default}
+    return _MAC_OPS
+
+
+def _nbytes(t: Any) -> int:
+    return t.numel() * t.element_size()
 
 
 # ------------------------------------------------------------------------------ attention

@@ -1,0 +1,174 @@
+"""``selector list``: the catalog, filtered and sorted, with the fit on a device."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+NAME = "list"
+HELP = "list candidate models: filter by task, family, size, accuracy, fit in free memory"
+SORT_CHOICES = ("top1", "params", "macs", "latency", "memory", "name")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    what = parser.add_argument_group("which models")
+    what.add_argument("--task", choices=["image-classification", "text-classification", "image", "text"])
+    what.add_argument("--family", action="append", default=[], metavar="NAME",
+                      help="architecture family (resnet, vit, bert, ...); repeat for several")
+    what.add_argument("--search", default="", metavar="TEXT", help="words that must all appear in the id/architecture")
+    what.add_argument("--min-params", metavar="N", help="at least N parameters (e.g. 5M)")
+    what.add_argument("--max-params", metavar="N", help="at most N parameters (e.g. 50M, 1.5G)")
+    what.add_argument("--min-top1", type=float, metavar="PCT",
+                      help="published accuracy at least PCT (ImageNet top-1; GLUE/SST-2 for text)")
+    what.add_argument("--cached", action="store_true", help="only models whose weights are in the local cache")
+    fit = parser.add_argument_group("fit in free memory")
+    fit.add_argument("--fits", metavar="DEVICE", help="keep what fits on DEVICE (cpu, cuda:0)")
+    fit.add_argument("--strict", action="store_true", help="with --fits: leave out 'tight' fits too")
+    fit.add_argument("--profile", metavar="NAME_OR_FILE",
+                     help="a reference hardware profile (t4, a100-80gb, ...) or a saved one instead of this machine")
+    fit.add_argument("--train", action="store_true", help="for a fine-tuning step rather than inference")
+    fit.add_argument("--batch", type=int, default=1, metavar="N", help="batch size (default 1)")
+    fit.add_argument("--image-size", type=int, metavar="PX", help="input side in pixels (default: each model's own)")
+    fit.add_argument("--seq-len", type=int, default=128, metavar="N", help="tokens per sample (default 128)")
+    fit.add_argument("--dtype", default="fp32", choices=["fp32", "fp16", "bf16", "amp"])
+    fit.add_argument("--optimizer", default="adamw", choices=["adamw", "sgd"])
+    fit.add_argument("--grad-checkpointing", action="store_true")
+    fit.add_argument("--margin", type=float, default=0.10, metavar="F", help="safety margin for 'tight' (default 0.10)")
+    out = parser.add_argument_group("output")
+    out.add_argument("--sort", default="top1", choices=SORT_CHOICES,
+                     help="top1 best first; params, macs, latency, memory smallest first")
+    out.add_argument("--reverse", action="store_true", help="reverse the sort order")
+    out.add_argument("--limit", type=int, default=50, metavar="N", help="show at most N rows (default 50; 0: all)")
+    out.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def run(args: argparse.Namespace) -> int:
+    from selector.core.catalog.catalog import load_catalog
+    from selector.core.catalog.filters import CatalogFilter, apply, parse_count
+    from selector.core.errors import SelectorError
+    from selector.core.estimate.memory import Workload
+
+    task = {"image": "image-classification", "text": "text-classification"}.get(args.task, args.task)
+    try:
+        workload = Workload(
+            mode="train" if args.train else "inference", batch_size=args.batch,
+            image_size=args.image_size, seq_len=args.seq_len, dtype=args.dtype,
+            optimizer=args.optimizer, grad_checkpointing=args.grad_checkpointing,
+        )
+        flt = CatalogFilter(
+            task=task, families=args.family, search=args.search,
+            params_min=parse_count(args.min_params) if args.min_params else None,
+            params_max=parse_count(args.max_params) if args.max_params else None,
+            min_accuracy=args.min_top1, cached_only=args.cached, fits_on=args.fits,
+            include_tight=not args.strict, workload=workload, margin=args.margin, sort=args.sort,
+            descending=(args.sort != "top1") if args.reverse else None,
+            limit=args.limit or None,
+        )
+    except ValueError as err:
+        raise SelectorError(str(err)) from err
+    profile = _profile(args) if (args.fits or args.sort in ("memory", "latency")) else None
+    calibration = _calibration(args) if args.sort == "latency" else None
+    catalog = load_catalog(check_cache=True)
+    for problem in catalog.problems:
+        print(f"note: {problem}", file=sys.stderr)
+    try:
+        rows = apply(catalog, flt, profile, calibration)
+    except ValueError as err:
+        raise SelectorError(str(err)) from err
+    if args.json:
+        _print_json(rows, flt, profile)
+    else:
+        _print_table(rows, flt, profile, len(catalog))
+    return 0
+
+
+def _profile(args: argparse.Namespace):  # noqa: ANN202 - HardwareProfile, imported lazily
+    from selector.core import hardware
+    from selector.core.errors import SelectorError
+
+    if args.profile:
+        try:
+            return hardware.resolve_profile(args.profile)
+        except ValueError as err:
+            raise SelectorError(str(err)) from err
+    return hardware.detect_hardware(include_torch=False)
+
+
+def _calibration(args: argparse.Namespace):  # noqa: ANN202
+    from selector.core.estimate.calibration import get_calibration, load_calibration
+
+    device = args.fits or "cpu"
+    if device.startswith("cuda") or args.profile:
+        return load_calibration()
+    cal = load_calibration()
+    if cal is None:
+        print("calibrating this CPU for latency estimates (once, a few seconds)...", file=sys.stderr)
+        cal = get_calibration()
+    return cal
+
+
+def _row_dict(entry, result) -> dict:  # noqa: ANN001
+    from selector.core.catalog.filters import accuracy
+
+    row = {
+        "id": entry.id, "task": entry.task, "family": entry.family, "source": entry.source,
+        "params": entry.params or entry.published_params, "macs": entry.macs or entry.published_macs,
+        "accuracy": accuracy(entry), "weights_cached": entry.weights_cached,
+    }
+    if result is not None:
+        est = result.estimate
+        row["fit"] = {
+            "status": result.status, "device": result.device_id, "needed_mib": round(result.needed_mib, 1),
+            "free_mib": round(result.free_mib, 1), "reason": result.reason,
+            "breakdown_mib": {k: round(getattr(est, f"{k}_mib"), 1) for k in
+                              ("weights", "gradients", "optimizer", "activations", "overhead")},
+            "method": est.method,
+        }
+    return row
+
+
+def _print_json(rows, flt, profile) -> None:  # noqa: ANN001
+    import json
+
+    out = {
+        "filter": flt.to_dict(),
+        "profile": profile.name if profile is not None else None,
+        "count": len(rows),
+        "models": [_row_dict(e, r) for e, r in rows],
+    }
+    print(json.dumps(out, indent=1))
+
+
+def _print_table(rows, flt, profile, total: int) -> None:  # noqa: ANN001
+    from rich.console import Console
+    from rich.table import Table
+
+    from selector.core.catalog.filters import accuracy
+    from selector.core.units import fmt_count, fmt_mib
+
+    console = Console()
+    has_fit = any(r is not None for _e, r in rows)
+    title = f"{len(rows)} models (of {total})"
+    if flt.fits_on:
+        title += f" that fit on {flt.fits_on} of {profile.name}: {flt.workload.describe()}"
+    table = Table(title=title, title_justify="left")
+    for col, justify in (("model", "left"), ("family", "left"), ("params", "right"),
+                         ("MACs", "right"), ("acc %", "right")):
+        table.add_column(col, justify=justify)
+    if has_fit:
+        table.add_column("fit")
+        table.add_column("needs", justify="right")
+    colors = {"fits": "green", "tight": "yellow", "no": "red"}
+    for entry, result in rows:
+        acc = accuracy(entry)
+        cells = [entry.id + (" *" if entry.weights_cached else ""), entry.family,
+                 fmt_count(entry.params or entry.published_params), fmt_count(entry.macs or entry.published_macs),
+                 "—" if acc is None else f"{acc:.1f}"]
+        if has_fit:
+            cells += [f"[{colors[result.status]}]{result.status}[/]", fmt_mib(result.needed_mib)]
+        table.add_row(*cells)
+    console.print(table)
+    if has_fit and rows:
+        free = rows[0][1].free_mib
+        console.print(f"free on {rows[0][1].device_id}: {fmt_mib(free)}; needs = weights + grads + "
+                      f"optimizer + activations + framework overhead; * weights cached")

@@ -1,0 +1,202 @@
+"""How fast this machine's CPU runs each kind of work: a short calibration, cached.
+
+``calibrate()`` times a handful of single layers with torch (a 3x3 convolution, a depthwise
+convolution, a linear layer, scaled-dot-product attention, element-wise ops, a tiny op for the
+per-op overhead), then times two small reference models end to end (``resnet18``-like CNN and a
+small ViT, random weights) and keeps one correction factor so that whole models, with their
+varied layer shapes, come out right on average. The result is a :class:`Calibration`, cached
+in ``cache_dir()`` per machine, torch version and thread count, so it runs once (a few
+seconds), not at every start.
+
+Rates are MACs per second (multiply-accumulates, not FLOPs) and bytes per second.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import os
+import platform
+import socket
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from selector.core.paths import cache_dir
+
+CALIBRATION_VERSION = 1
+KINDS = ("conv", "depthwise", "matmul", "attention")
+
+
+@dataclass
+class Calibration:
+    """Measured CPU rates; ``key`` says which machine, torch and threads they belong to."""
+
+    key: str
+    macs_per_s: dict[str, float] = field(default_factory=dict)
+    """Effective MACs/s per kind of layer: ``conv``, ``depthwise``, ``matmul``, ``attention``."""
+    bytes_per_s: float = 5e9
+    """Effective rate of element-wise work, in bytes written per second."""
+    op_overhead_s: float = 10e-6
+    """Fixed cost of dispatching one op (eager PyTorch)."""
+    correction: float = 1.0
+    """Measured / predicted time of the reference models (geometric mean)."""
+    threads: int = 1
+    torch: str = ""
+    cpu: str = ""
+    created_at: str = ""
+    reference: dict[str, Any] = field(default_factory=dict)
+    """Per reference model: measured and predicted ms, for the record."""
+    version: int = CALIBRATION_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Calibration":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def calibration_key(threads: int, torch_version: str) -> str:
+    return f"{socket.gethostname()}|{platform.machine()}|torch {torch_version}|{threads} threads"
+
+
+def _cache_file() -> Path:
+    return cache_dir() / "latency-calibration.json"
+
+
+def load_calibration(threads: int | None = None) -> Calibration | None:
+    """The cached calibration for this machine and torch (and ``threads``), or None."""
+    try:
+        data = json.loads(_cache_file().read_text())
+    except (OSError, ValueError):
+        return None
+    from importlib.metadata import version
+
+    items = data if isinstance(data, list) else [data]
+    for item in items:
+        cal = Calibration.from_dict(item)
+        if cal.version != CALIBRATION_VERSION:
+            continue
+        if threads is not None and cal.threads != threads:
+            continue
+        if cal.key == calibration_key(cal.threads, version("torch")):
+            return cal
+    return None
+
+
+def save_calibration(cal: Calibration) -> None:
+    from selector.core.fileio import atomic_write_text
+
+    try:
+        data = json.loads(_cache_file().read_text())
+        items = data if isinstance(data, list) else [data]
+    except (OSError, ValueError):
+        items = []
+    items = [i for i in items if i.get("key") != cal.key][-7:] + [cal.to_dict()]
+    atomic_write_text(_cache_file(), json.dumps(items, indent=1))
+
+
+def get_calibration(threads: int | None = None, run_if_missing: bool = True) -> Calibration | None:
+    """Cached calibration, or a fresh one (a few seconds of torch work) when none is cached."""
+    cal = load_calibration(threads)
+    if cal is None and run_if_missing:
+        cal = calibrate(threads)
+        save_calibration(cal)
+    return cal
+
+
+# ------------------------------------------------------------------------------ measuring
+def _time(fn: Callable[[], Any], min_s: float = 0.15, repeats: int = 5) -> float:
+    """Median seconds per call, after a warm-up, over ``repeats`` rounds of at least ``min_s``/5."""
+    fn()
+    start = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - start, 1e-7)
+    inner = max(1, int(min_s / repeats / once))
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        samples.append((time.perf_counter() - start) / inner)
+    return statistics.median(samples)
+
+
+def calibrate(threads: int | None = None) -> Calibration:
+    """Time single layers and two reference models on this CPU (a few seconds)."""
+    import torch
+    import torch.nn.functional as F
+
+    if threads:
+        torch.set_num_threads(threads)
+    threads = torch.get_num_threads()
+    version = torch.__version__
+    rates: dict[str, float] = {}
+    with torch.inference_mode():
+        x = torch.randn(4, 64, 56, 56)
+        w = torch.randn(64, 64, 3, 3)
+        rates["conv"] = 4 * 64 * 56 * 56 * 64 * 9 / _time(lambda: F.conv2d(x, w, padding=1))
+        xd = torch.randn(4, 256, 28, 28)
+        wd = torch.randn(256, 1, 3, 3)
+        rates["depthwise"] = 4 * 256 * 28 * 28 * 9 / _time(lambda: F.conv2d(xd, wd, padding=1, groups=256))
+        a = torch.randn(4 * 197, 384)
+        wl = torch.randn(1536, 384)
+        rates["matmul"] = 4 * 197 * 384 * 1536 / _time(lambda: F.linear(a, wl))
+        q = torch.randn(4, 6, 197, 64)
+        rates["attention"] = 4 * 6 * 197 * 197 * 128 / _time(lambda: F.scaled_dot_product_attention(q, q, q))
+        e = torch.randn(4 * 64 * 56 * 56)
+        bytes_per_s = e.numel() * 4 / _time(lambda: torch.add(e, e))
+        tiny = torch.ones(1)
+        op_overhead = _time(lambda: torch.add(tiny, tiny), min_s=0.05)
+    cal = Calibration(
+        key=calibration_key(threads, version), macs_per_s=rates, bytes_per_s=bytes_per_s,
+        op_overhead_s=op_overhead, threads=threads, torch=version.split("+")[0],
+        cpu=_cpu_name(), created_at=_dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    )
+    _correct(cal)
+    return cal
+
+
+def _correct(cal: Calibration) -> None:
+    """Time reference models end to end; keep measured/predicted as the correction."""
+    import math
+
+    import timm
+    import torch
+
+    from selector.core.catalog.entry import VISION, CatalogEntry
+    from selector.core.estimate.latency import estimate_latency
+    from selector.core.estimate.memory import Workload
+    from selector.core.estimate.trace import profile_entry
+
+    ratios = []
+    for name, size in (("resnet18", 160), ("vit_tiny_patch16_224", 224)):
+        kwargs = {"img_size": size} if name.startswith("vit") else {}
+        with torch.device("meta"):
+            meta = timm.create_model(name, **kwargs)
+        entry = CatalogEntry(name, "timm", VISION, "", name, input_size=(3, size, size))
+        entry.activation = profile_entry(meta, entry)
+        model = timm.create_model(name, **kwargs).eval()
+        x = torch.randn(4, 3, size, size)
+        with torch.inference_mode():
+            measured = _time(lambda: model(x), min_s=0.5, repeats=3)
+        predicted = estimate_latency(entry, Workload(batch_size=4, image_size=size), "cpu", cal,
+                                     corrected=False).ms_per_batch / 1000
+        ratios.append(measured / predicted)
+        cal.reference[name] = {"batch": 4, "image_size": size, "measured_ms": measured * 1000,
+                               "predicted_ms": predicted * 1000}
+    cal.correction = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+
+
+def _cpu_name() -> str:
+    try:
+        from selector.core.hardware import _cpu_model_name
+
+        return _cpu_model_name()
+    except Exception:  # noqa: BLE001 - a name is nice to have
+        return platform.processor() or os.uname().machine
