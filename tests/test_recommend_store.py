@@ -128,7 +128,8 @@ def test_cli_recommend_json_and_table(session, capsys):
 def test_cli_export_every_format_and_force(session, tmp_path, capsys):
     for fmt in ("json", "csv", "md", "html", "pdf"):
         out = tmp_path / f"sheet.{fmt}"
-        assert main(["export", "--format", fmt, "--out", str(out), "--latency-ms", "20"]) == 0
+        assert main(["export", "--format", fmt, "--out", str(out), "--latency-ms", "20",
+                     "--note", "measured on battery"]) == 0
         assert out.stat().st_size > 200
     assert "recommended: small.a1" in capsys.readouterr().out
     assert main(["export", "--out", str(tmp_path / "sheet.json"), "--latency-ms", "5"]) == 2
@@ -139,6 +140,7 @@ def test_cli_export_every_format_and_force(session, tmp_path, capsys):
     sheet = json.loads((tmp_path / "sheet.json").read_text())
     assert sheet["recommendation"]["constraints"]["latency_ms"] == 5
     assert sheet["session_id"] == session.id
+    assert "measured on battery" in (tmp_path / "sheet.md").read_text()
     # The probe results behind the figures travel with the sheet and read back as results.
     results = [ProbeResult.from_dict(r) for r in sheet["results"]]
     assert sorted(r.kind for r in results) == ["finetune", "finetune", "latency", "latency",

@@ -16,6 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="PATH", help="file to write")
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")
     parser.add_argument("--title", help="title of the sheet")
+    parser.add_argument("--note", action="append", default=[], metavar="TEXT",
+                        help="a note for the reader (repeatable), e.g. how busy the machine was")
     parser.add_argument("--compare", nargs="+", metavar="SHEET.json",
                         help="instead: compare JSON sheets from several machines "
                              "(formats: html, md, csv, json)")
@@ -35,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     sheet = build_sheet(
         candidates, constraints, objective, hardware=context["hardware"], data=context["data"],
         software=context["software"], session_id=context["session_id"], title=args.title,
-        results=context["results"],
+        results=context["results"], notes=args.note,
     )
     written = export_sheet(sheet, args.out, fmt, overwrite=args.force)
     rec = sheet.recommendation
