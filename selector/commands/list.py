@@ -148,7 +148,7 @@ def _print_table(rows, flt, profile, total: int) -> None:  # noqa: ANN001
 
     console = Console()
     has_fit = any(r is not None for _e, r in rows)
-    title = f"{len(rows)} models (of {total})"
+    title = f"{len(rows)} model{'' if len(rows) == 1 else 's'} (of {total})"
     if flt.fits_on:
         title += f" that fit on {flt.fits_on} of {profile.name}: {flt.workload.describe()}"
     table = Table(title=title, title_justify="left")
