@@ -251,3 +251,14 @@ def test_bad_input_is_refused():
         Objective(BALANCED, 1.5)
     assert recommend([]).recommended is None
     assert RECOMMENDED == "recommended"
+
+
+def test_noisy_latency_measurement_is_flagged():
+    noisy = lat(12.0)
+    noisy.extra["cv"] = 0.68
+    a = cand("a", 80.0, None, latency=[noisy])
+    rec = recommend([a, cand("b", 70.0, 15.0)], Constraints(latency_ms=20))
+    assert rec.recommended == "a" and rec.confidence == "low"  # published basis
+    assert any("a varied by 68% between runs" in n for n in rec.notes)
+    assert any(p.kind == "latency" and p.models == ["a"] and "quiet" in p.why
+               for p in rec.next_probes)

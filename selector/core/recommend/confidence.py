@@ -4,6 +4,7 @@ Confidence is ``low`` when there is no pick, when the accuracy order rests on pu
 (not the user's data), or when the pick's latency is estimated while a latency budget or the
 latency objective decides; ``medium`` when it rests on transferability (not a fine-tune), the
 transferability top pick is unstable, the top two tie, a figure near its limit is an estimate,
+a measured latency of the top two is noisy (varied by more than 30% between runs),
 or the top two fine-tuned accuracies differ by less than their sampling noise; else ``high``.
 """
 
@@ -22,6 +23,8 @@ UNSTABLE_BELOW = 0.7
 """A transferability top pick that keeps first place in fewer bootstrap resamples is unstable."""
 NEAR_LIMIT = 0.8
 """An estimate above this share of its limit is too close to trust without measuring."""
+NOISY_CV = 0.3
+"""A measured latency whose run-to-run variation (std / mean) exceeds this is noisy."""
 RETRY_OVERSHOOT = 1.25
 """A candidate rejected on an estimate less than 25% over the limit is worth measuring."""
 
@@ -56,6 +59,15 @@ def judge_confidence(
             notes.append(f"latency is estimated, not measured, for {figures}")
             probes.append(ProbeSuggestion(
                 "latency", estimated, f"measure p50 at batch {con.batch} on {con.device}"))
+
+    noisy = [a for a in top2 if a.latency is not None and a.latency.source == MEASURED
+             and (a.latency.extra.get("cv") or 0) > NOISY_CV]
+    if noisy and latency_decides:
+        level = min(level, _MEDIUM)
+        notes.append("noisy latency measurement (the machine was busy or throttling?): " + ", ".join(
+            f"{a.model_id} varied by {a.latency.extra['cv']:.0%} between runs" for a in noisy))
+        probes.append(ProbeSuggestion("latency", [a.model_id for a in noisy],
+                                      "re-measure on a quiet machine"))
 
     if top2 and con.memory_limit_mib:
         limit = con.memory_limit_mib
