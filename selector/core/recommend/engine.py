@@ -23,6 +23,7 @@ taken over (accuracy rank, latency) among the candidates that pass every constra
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 from selector.core.recommend.candidate import Candidate
 from selector.core.recommend.checks import (
@@ -47,8 +48,8 @@ def recommend(
     """Rank ``candidates`` under ``constraints`` for ``objective``; every verdict says why."""
     constraints = constraints or Constraints()
     objective = objective or Objective()
-    ids = [c.model_id for c in candidates]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    counts = Counter(c.model_id for c in candidates)
+    duplicates = sorted(i for i, n in counts.items() if n > 1)
     if duplicates:
         raise ValueError(f"candidates listed twice: {', '.join(duplicates)}")
     metric = constraints.accuracy_metric or common_metric(candidates)
