@@ -1,0 +1,404 @@
+"""CatalogView: every candidate with its fit badges, filtered as the user types.
+
+``CatalogTableModel`` holds one row per catalog entry with the figures the table shows
+(published accuracy, size, and the fit of inference and of fine-tuning on the chosen device,
+from the core's estimator). ``CatalogProxy`` sorts by numeric keys and keeps the rows whose
+ids the core's filter (``selector.core.catalog.filters.apply``) accepted: the logic stays in
+the core, the proxy only mirrors it. The breakdown box shows what decided the selected
+entry's badges.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from dataclasses import dataclass
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QSplitter,
+    QTableView,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from selector.core.catalog import filters
+from selector.core.catalog.entry import CatalogEntry
+from selector.core.estimate.fit import FITS, NO, TIGHT, FitResult, fit_estimate
+from selector.core.estimate.memory import default_overhead_mib, device_kind_of, estimate_memory
+from selector.core.hardware import HardwareProfile
+from selector.core.request import Request
+from selector.core.units import fmt_count, fmt_mib
+
+_BADGE = {FITS: ("fits", "#2e7d32"), TIGHT: ("tight", "#ef6c00"), NO: ("does not fit", "#c62828")}
+
+COLUMNS = [
+    ("Model", "Catalog id: timm architecture.tag, Hugging Face id, or local:<name>"),
+    ("Family", "Architecture family"),
+    ("Params", "Parameter count (from a meta-device build)"),
+    ("MACs", "Multiply-accumulates per sample at the default input size (1 MAC = 2 FLOPs)"),
+    ("Accuracy", "Published accuracy: ImageNet-1k top-1 for images, GLUE (else SST-2) for text"),
+    ("Input", "Default input: pixels for images, tokens for text"),
+    ("Inference", "Does inference at the chosen batch and precision fit in the free memory "
+                  "of the chosen device? (estimate)"),
+    ("Fine-tune", "Does one fine-tuning step (AdamW) at the chosen batch fit? (estimate)"),
+    ("Memory", "Estimated peak memory for the mode that must fit"),
+    ("Weights", "Pretrained weights available locally (else architecture-only measurements)"),
+    ("Licence", "Licence of the pretrained weights"),
+]
+COL_MODEL, COL_INFER, COL_TRAIN, COL_MEMORY = 0, 6, 7, 8
+
+
+@dataclass
+class CatalogRow:
+    entry: CatalogEntry
+    accuracy: float | None = None
+    inference: FitResult | None = None
+    finetune: FitResult | None = None
+    checked_mib: float | None = None
+
+
+def compute_rows(entries: list[CatalogEntry], request: Request,
+                 profile: HardwareProfile | None) -> list[CatalogRow]:
+    """Rows with fit badges for ``request`` on its device (no profile: no badges)."""
+    device = None
+    if profile is not None:
+        try:
+            device = profile.device(request.device)
+        except KeyError:
+            device = profile.device("cpu")
+    rows = []
+    infer_w, train_w = request.inference_workload(), request.train_workload()
+    kind = device_kind_of(device.id) if device else "cpu"
+    overhead = default_overhead_mib(kind) if device else 0.0
+    for entry in entries:
+        row = CatalogRow(entry, filters.accuracy(entry))
+        if device is not None:
+            row.inference = fit_estimate(estimate_memory(entry, infer_w, kind, overhead), device)
+            row.finetune = fit_estimate(estimate_memory(entry, train_w, kind, overhead), device)
+            checked = row.finetune if request.memory_mode == "finetune" else row.inference
+            row.checked_mib = checked.needed_mib
+        rows.append(row)
+    return rows
+
+
+class CatalogTableModel(QAbstractTableModel):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.rows: list[CatalogRow] = []
+        self._index: dict[str, int] = {}
+
+    def set_rows(self, rows: list[CatalogRow]) -> None:
+        self.beginResetModel()
+        self.rows = rows
+        self._index = {r.entry.id: i for i, r in enumerate(rows)}
+        self.endResetModel()
+
+    def row_of(self, model_id: str) -> int | None:
+        return self._index.get(model_id)
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802
+        return len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802, ANN001
+        if orientation == Qt.Orientation.Horizontal:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return COLUMNS[section][0]
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return COLUMNS[section][1]
+        return None
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: ANN201
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        e, col = row.entry, index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(row, col)
+        if role == Qt.ItemDataRole.UserRole:
+            return self._key(row, col)
+        if role == Qt.ItemDataRole.ForegroundRole and col in (COL_INFER, COL_TRAIN):
+            fit = row.inference if col == COL_INFER else row.finetune
+            return QColor(_BADGE[fit.status][1]) if fit else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if col in (COL_INFER, COL_TRAIN):
+                fit = row.inference if col == COL_INFER else row.finetune
+                return fit.reason if fit else "choose a device to see the fit"
+            if col == COL_MODEL:
+                return e.notes or e.hf_hub_id or e.id
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (2, 3, 4, 8):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    @staticmethod
+    def _text(row: CatalogRow, col: int) -> str:
+        e = row.entry
+        if col == COL_MODEL:
+            return e.id
+        if col == 1:
+            return e.family
+        if col == 2:
+            return fmt_count(e.params or e.published_params)
+        if col == 3:
+            return fmt_count(e.macs or e.published_macs)
+        if col == 4:
+            return f"{row.accuracy:.1f}" if row.accuracy is not None else "—"
+        if col == 5:
+            size = e.input_size
+            return f"{size[-1]} px" if len(size) == 3 else f"{size[0]} tok" if size else "—"
+        if col in (COL_INFER, COL_TRAIN):
+            fit = row.inference if col == COL_INFER else row.finetune
+            return _BADGE[fit.status][0] if fit else "—"
+        if col == COL_MEMORY:
+            return fmt_mib(row.checked_mib)
+        if col == 9:
+            return "local" if e.weights_cached or e.local_path else "not downloaded"
+        return e.license or "—"
+
+    @staticmethod
+    def _key(row: CatalogRow, col: int):  # noqa: ANN205
+        e = row.entry
+        order = {FITS: 0, TIGHT: 1, NO: 2}
+        return [
+            e.id.lower(), e.family, e.params or e.published_params or 0,
+            e.macs or e.published_macs or 0, row.accuracy if row.accuracy is not None else -1.0,
+            (e.input_size or (0,))[-1],
+            order[row.inference.status] if row.inference else 3,
+            order[row.finetune.status] if row.finetune else 3,
+            row.checked_mib or 0.0, int(bool(e.weights_cached or e.local_path)), e.license or "",
+        ][col]
+
+
+class CatalogProxy(QSortFilterProxyModel):
+    """Keeps the rows whose ids the core's filter accepted; sorts by numeric keys."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.accepted: set[str] | None = None
+        self.setSortRole(Qt.ItemDataRole.UserRole)
+
+    def set_accepted(self, ids: set[str] | None) -> None:
+        if hasattr(self, "beginFilterChange"):  # Qt >= 6.9; invalidateFilter is deprecated
+            self.beginFilterChange()
+            self.accepted = ids
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self.accepted = ids
+            self.invalidateFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:  # noqa: N802
+        if self.accepted is None:
+            return True
+        return self.sourceModel().rows[source_row].entry.id in self.accepted
+
+
+class CatalogView(QWidget):
+    sig_model_selected = Signal(str)
+    sig_filtered = Signal(int, float)
+    """(rows shown, milliseconds the filter took)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.entries: list[CatalogEntry] = []
+        self.request = Request()
+        self.profile: HardwareProfile | None = None
+        self.last_filter_ms = 0.0
+
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search models (e.g. vit small in21k)…")
+        self.search.setClearButtonEnabled(True)
+        self.search.setToolTip("Words that must all appear in the id, family or pretraining data")
+        self.family = QComboBox()
+        self.family.setToolTip("Architecture family")
+        self.max_params = QDoubleSpinBox()
+        self.max_params.setRange(0, 100_000)
+        self.max_params.setDecimals(1)
+        self.max_params.setSuffix(" M params")
+        self.max_params.setSpecialValueText("any size")
+        self.max_params.setToolTip("Largest parameter count to show, in millions (0: any)")
+        self.fits_only = QCheckBox("Fits only")
+        self.fits_only.setToolTip("Hide models whose checked mode does not fit in free memory")
+        self.fits_only.setChecked(True)
+        self.cached_only = QCheckBox("Weights local")
+        self.cached_only.setToolTip("Only models whose pretrained weights are already on disk")
+        self.count = QLabel()
+        for signal in (self.search.textChanged, self.family.currentIndexChanged,
+                       self.max_params.valueChanged, self.fits_only.toggled, self.cached_only.toggled):
+            signal.connect(self.refilter)
+
+        bar = QHBoxLayout()
+        bar.addWidget(self.search, 3)
+        bar.addWidget(self.family, 1)
+        bar.addWidget(self.max_params)
+        bar.addWidget(self.fits_only)
+        bar.addWidget(self.cached_only)
+        bar.addWidget(self.count)
+
+        self.model = CatalogTableModel(self)
+        self.proxy = CatalogProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        for col, width in enumerate([260, 90, 80, 80, 70, 60, 90, 90, 80, 100, 90]):
+            self.table.setColumnWidth(col, width)
+        self.table.selectionModel().currentRowChanged.connect(self._on_current)
+
+        self.breakdown = QTextBrowser()
+        self.breakdown.setObjectName("catalog_breakdown")
+        self.breakdown.setOpenLinks(False)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.table)
+        splitter.addWidget(self.breakdown)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        self.splitter = splitter
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(bar)
+        layout.addWidget(splitter, 1)
+
+    # ------------------------------------------------------------------ data
+    def set_entries(self, entries: list[CatalogEntry]) -> None:
+        self.entries = list(entries)
+        families = sorted({e.family for e in self.entries if e.family})
+        self.family.blockSignals(True)
+        self.family.clear()
+        self.family.addItem("all families", "")
+        for fam in families:
+            self.family.addItem(fam, fam)
+        self.family.blockSignals(False)
+        self._recompute()
+
+    def set_context(self, request: Request, profile: HardwareProfile | None) -> None:
+        """New settings or hardware: badges are recomputed, then the filter reapplied."""
+        self.request, self.profile = request, profile
+        self._recompute()
+
+    def _recompute(self) -> None:
+        current = self.current_model()
+        self.model.set_rows(compute_rows(self.entries, self.request, self.profile))
+        self.refilter()
+        if current:
+            self.select_model(current)
+
+    def current_filter(self) -> filters.CatalogFilter:
+        family = self.family.currentData()
+        return filters.CatalogFilter(
+            task=self.request.task,
+            families=[family] if family else [],
+            search=self.search.text(),
+            params_max=self.max_params.value() * 1e6 if self.max_params.value() else None,
+            min_accuracy=self.request.min_accuracy,
+            cached_only=self.cached_only.isChecked(),
+        )
+
+    def refilter(self) -> None:
+        start = time.perf_counter()
+        kept = {e.id for e, _ in filters.apply(self.entries, self.current_filter())}
+        if self.fits_only.isChecked():
+            kept = {r.entry.id for r in self.model.rows if r.entry.id in kept and _runs(r, self.request)}
+        self.proxy.set_accepted(kept)
+        self.last_filter_ms = (time.perf_counter() - start) * 1000
+        shown = self.proxy.rowCount()
+        self.count.setText(f"{shown} of {len(self.entries)}")
+        self.sig_filtered.emit(shown, self.last_filter_ms)
+
+    # ------------------------------------------------------------- selection
+    def visible_ids(self) -> list[str]:
+        return [self.proxy.index(r, COL_MODEL).data() for r in range(self.proxy.rowCount())]
+
+    def selected_ids(self) -> list[str]:
+        rows = self.table.selectionModel().selectedRows(COL_MODEL)
+        return [index.data() for index in rows]
+
+    def current_model(self) -> str | None:
+        index = self.table.currentIndex()
+        return self.proxy.index(index.row(), COL_MODEL).data() if index.isValid() else None
+
+    def select_model(self, model_id: str) -> bool:
+        source_row = self.model.row_of(model_id)
+        if source_row is None:
+            return False
+        index = self.proxy.mapFromSource(self.model.index(source_row, COL_MODEL))
+        if not index.isValid():
+            return False
+        if self.table.currentIndex().row() != index.row():
+            self.table.setCurrentIndex(index)
+            self.table.scrollTo(index)
+        return True
+
+    def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if not current.isValid():
+            self.breakdown.clear()
+            return
+        source = self.proxy.mapToSource(current)
+        row = self.model.rows[source.row()]
+        self.breakdown.setHtml(breakdown_html(row, self.request))
+        self.sig_model_selected.emit(row.entry.id)
+
+
+def _runs(row: CatalogRow, request: Request) -> bool:
+    fit = row.finetune if request.memory_mode == "finetune" else row.inference
+    return fit is None or fit.status != NO
+
+
+def breakdown_html(row: CatalogRow, request: Request) -> str:
+    """What decided the badges: the memory breakdown of both modes, and the entry's facts."""
+    e = row.entry
+    esc = html.escape
+    parts = [f"<h3>{esc(e.id)}</h3>"]
+    facts = [
+        ("Task", e.task), ("Architecture", e.architecture), ("Parameters", fmt_count(e.params)),
+        ("MACs / sample", fmt_count(e.macs)),
+        ("Published", ", ".join(f"{k} {v:.1f}" for k, v in e.published.items()) or "—"),
+        ("Pretraining data", e.pretrain_data or "—"), ("Licence", e.license or "—"),
+        ("Weights", "available locally" if e.weights_cached or e.local_path
+         else "not downloaded: probes measure the architecture only"),
+    ]
+    parts.append("<table>" + "".join(
+        f"<tr><td><b>{esc(k)}</b>&nbsp;</td><td>{esc(str(v))}</td></tr>" for k, v in facts) + "</table>")
+    for title, fit in (("Inference", row.inference), ("Fine-tuning", row.finetune)):
+        if fit is None:
+            continue
+        est = fit.estimate
+        label, colour = _BADGE[fit.status]
+        parts.append(f"<h4>{title}: <span style='color:{colour}'>{label}</span></h4>"
+                     f"<p>{esc(fit.reason)}<br><i>{esc(est.workload.describe())}</i></p>")
+        lines = [("weights", est.weights_mib), ("gradients", est.gradients_mib),
+                 ("optimizer state", est.optimizer_mib), ("activations", est.activations_mib),
+                 ("allocator", est.allocator_mib), ("framework overhead", est.overhead_mib),
+                 ("total", est.total_mib)]
+        parts.append("<table>" + "".join(
+            f"<tr><td>{esc(k)}</td><td align='right'>{fmt_mib(v)}</td></tr>"
+            for k, v in lines if v or k == "total") + "</table>")
+        parts.append(f"<p><small>{esc(est.method)}</small></p>")
+    return "".join(parts)

@@ -1,0 +1,67 @@
+import pytest
+
+from selector.core.request import Request
+from selector.ui.catalog_view import COL_INFER, COL_TRAIN, CatalogView
+from tests.test_filters import machine, vision
+
+
+@pytest.fixture
+def view(qtbot):
+    view = CatalogView()
+    qtbot.addWidget(view)
+    view.set_entries([
+        vision("resnet18.a1_in1k", "resnet", 11_700_000, 71.5, 45, 20, cached=True),
+        vision("resnet50.a1_in1k", "resnet", 25_600_000, 80.4, 98, 80),
+        vision("vit_base_patch16_224.augreg_in21k_ft_in1k", "vit", 86_600_000, 81.1, 330, 120),
+        vision("vit_huge_patch14_224.orig_in21k", "vit", 632_000_000, None, 2400, 900),
+    ])
+    return view
+
+
+def cell(view, model_id, col):
+    for row in range(view.proxy.rowCount()):
+        if view.proxy.index(row, 0).data() == model_id:
+            return view.proxy.index(row, col).data()
+    raise KeyError(model_id)
+
+
+def test_typing_narrows_the_table(view):
+    assert view.proxy.rowCount() == 4
+    view.search.setText("vit")
+    assert set(view.visible_ids()) == {"vit_base_patch16_224.augreg_in21k_ft_in1k",
+                                       "vit_huge_patch14_224.orig_in21k"}
+    view.search.setText("vit base")
+    assert view.visible_ids() == ["vit_base_patch16_224.augreg_in21k_ft_in1k"]
+    view.search.clear()
+    view.family.setCurrentIndex(view.family.findData("resnet"))
+    assert len(view.visible_ids()) == 2
+
+
+def test_fit_badges_follow_free_memory_and_hide_what_does_not_fit(view):
+    # 2.5 GiB free RAM: training the huge ViT cannot fit; inference of resnet18 can.
+    view.fits_only.setChecked(False)
+    view.set_context(Request(batch_size=1, train_batch_size=32, memory_mode="finetune"),
+                     machine(ram_free_gib=2.5))
+    assert cell(view, "resnet18.a1_in1k", COL_INFER) == "fits"
+    assert cell(view, "vit_huge_patch14_224.orig_in21k", COL_TRAIN) == "does not fit"
+    view.fits_only.setChecked(True)
+    assert "vit_huge_patch14_224.orig_in21k" not in view.visible_ids()
+    assert "resnet18.a1_in1k" in view.visible_ids()
+    # A roomier machine: everything fits again.
+    view.set_context(view.request, machine(ram_free_gib=200))
+    assert len(view.visible_ids()) == 4
+
+
+def test_selection_shows_the_breakdown_that_decided_the_badge(view, qtbot):
+    view.set_context(Request(memory_mode="finetune", train_batch_size=8), machine(ram_free_gib=16))
+    with qtbot.waitSignal(view.sig_model_selected, timeout=1000) as blocker:
+        assert view.select_model("resnet50.a1_in1k")
+    assert blocker.args == ["resnet50.a1_in1k"]
+    text = view.breakdown.toPlainText()
+    assert "optimizer state" in text and "activations" in text and "free on cpu" in text
+
+
+def test_sorting_by_accuracy_puts_unknown_last(view):
+    view.table.sortByColumn(4, view.table.horizontalHeader().sortIndicatorOrder().DescendingOrder)
+    assert view.visible_ids()[0] == "vit_base_patch16_224.augreg_in21k_ft_in1k"
+    assert view.visible_ids()[-1] == "vit_huge_patch14_224.orig_in21k"
