@@ -1,0 +1,213 @@
+"""RequestPanel: what the user wants (task, data, device, sizes, constraints) as a Request.
+
+Every edit emits ``sig_request_changed`` with a fresh :class:`Request`; the catalog's badges
+and the recommendation follow it. Data is picked with a folder or file dialog, or left at the
+built-in sample so one click works with no data at all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QMenu,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from selector.core.catalog.entry import TEXT, VISION
+from selector.core.request import SAMPLE, Request
+
+_TASKS = [(VISION, "Image classification"), (TEXT, "Text classification")]
+
+
+class _Limit(QWidget):
+    """An optional number: unchecked means no limit."""
+
+    def __init__(self, maximum: float, suffix: str, value: float, tooltip: str) -> None:
+        super().__init__()
+        self.check = QCheckBox()
+        self.spin = QDoubleSpinBox()
+        self.spin.setRange(0.1, maximum)
+        self.spin.setDecimals(1)
+        self.spin.setSuffix(suffix)
+        self.spin.setValue(value)
+        self.spin.setEnabled(False)
+        self.spin.setToolTip(tooltip)
+        self.check.setToolTip("Check to set a limit")
+        self.check.toggled.connect(self.spin.setEnabled)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.check)
+        layout.addWidget(self.spin, 1)
+
+    def value(self) -> float | None:
+        return self.spin.value() if self.check.isChecked() else None
+
+    def set_value(self, value: float | None) -> None:
+        self.check.setChecked(value is not None)
+        if value is not None:
+            self.spin.setValue(value)
+
+
+class RequestPanel(QGroupBox):
+    sig_request_changed = Signal(object)
+    sig_benchmark = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("What you want", parent)
+        self.task = QComboBox()
+        for key, text in _TASKS:
+            self.task.addItem(text, key)
+        self.data = QComboBox()
+        self.data.setToolTip("Your data: an image folder (one sub-folder per class), a CSV/TSV/JSONL "
+                             "text file with text and label columns, or the built-in sample")
+        self.data.addItem("Built-in sample data", SAMPLE)
+        self.data_button = QToolButton()
+        self.data_button.setText("Open…")
+        self.data_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.data_button)
+        menu.addAction("Image folder…", self.pick_folder)
+        menu.addAction("Text file (CSV, TSV, JSONL)…", self.pick_file)
+        self.data_button.setMenu(menu)
+        data_row = QHBoxLayout()
+        data_row.addWidget(self.data, 1)
+        data_row.addWidget(self.data_button)
+
+        self.device = QComboBox()
+        self.device.addItem("cpu", "cpu")
+        self.device.setToolTip("Where the model will run (and where probes run)")
+        self.batch = QSpinBox()
+        self.batch.setRange(1, 4096)
+        self.batch.setToolTip("Batch size for inference; the latency budget is per batch")
+        self.train_batch = QSpinBox()
+        self.train_batch.setRange(1, 4096)
+        self.train_batch.setValue(16)
+        self.train_batch.setToolTip("Batch size for fine-tuning (estimate and probe)")
+        self.dtype = QComboBox()
+        self.dtype.addItems(["fp32", "bf16", "fp16"])
+        self.dtype.setToolTip("Inference precision; fine-tuning in bf16/fp16 uses mixed precision")
+        self.latency = _Limit(1e6, " ms", 20.0, "p50 latency per batch")
+        self.memory = _Limit(4096, " GiB", 8.0, "Memory budget; unchecked: the device's free memory")
+        self.memory_mode = QComboBox()
+        self.memory_mode.addItem("for inference", "inference")
+        self.memory_mode.addItem("for fine-tuning", "finetune")
+        self.memory_mode.setToolTip("Which memory must fit: running the model, or fine-tuning it")
+        self.min_accuracy = _Limit(100, " %", 70.0, "Minimum accuracy (fine-tuned on your data "
+                                   "when measured, else published)")
+
+        form = QFormLayout()
+        form.addRow("Task", self.task)
+        form.addRow("Data", data_row)
+        form.addRow("Device", self.device)
+        form.addRow("Batch", self.batch)
+        form.addRow("Fine-tune batch", self.train_batch)
+        form.addRow("Precision", self.dtype)
+        form.addRow("Latency budget", self.latency)
+        form.addRow("Memory budget", self.memory)
+        form.addRow("Memory must fit", self.memory_mode)
+        form.addRow("Min. accuracy", self.min_accuracy)
+
+        self.benchmark_button = QPushButton("Benchmark best candidates")
+        self.benchmark_button.setToolTip(
+            "Pick a shortlist of what fits, then measure latency, score transferability on your "
+            "data, and fine-tune the top few, in the background")
+        self.benchmark_button.clicked.connect(self.sig_benchmark)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.benchmark_button)
+
+        for signal in (self.task.currentIndexChanged, self.data.currentIndexChanged,
+                       self.device.currentIndexChanged, self.batch.valueChanged,
+                       self.train_batch.valueChanged, self.dtype.currentIndexChanged,
+                       self.latency.check.toggled, self.latency.spin.valueChanged,
+                       self.memory.check.toggled, self.memory.spin.valueChanged,
+                       self.memory_mode.currentIndexChanged, self.min_accuracy.check.toggled,
+                       self.min_accuracy.spin.valueChanged):
+            signal.connect(self._emit)
+
+    # ------------------------------------------------------------------ data
+    def set_devices(self, devices: list[tuple[str, str]]) -> None:
+        """(id, label) pairs; keeps the current choice when it still exists."""
+        current = self.device.currentData()
+        self.device.blockSignals(True)
+        self.device.clear()
+        for device_id, label in devices:
+            self.device.addItem(label, device_id)
+        index = self.device.findData(current)
+        self.device.setCurrentIndex(max(index, 0))
+        self.device.blockSignals(False)
+        if self.device.currentData() != current:
+            self._emit()
+
+    def add_data_source(self, path: str) -> None:
+        index = self.data.findData(path)
+        if index < 0:
+            name = Path(path).name or path
+            self.data.addItem(name, path)
+            index = self.data.count() - 1
+            self.data.setItemData(index, path, 3)  # tooltip: the full path
+        self.data.setCurrentIndex(index)
+        if Path(path).is_file():
+            self.task.setCurrentIndex(self.task.findData(TEXT))
+        elif Path(path).is_dir():
+            self.task.setCurrentIndex(self.task.findData(VISION))
+
+    def pick_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Image folder (one sub-folder per class)")
+        if path:
+            self.add_data_source(path)
+
+    def pick_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Text data", "", "Text data (*.csv *.tsv *.jsonl *.json *.txt);;All files (*)")
+        if path:
+            self.add_data_source(path)
+
+    # --------------------------------------------------------------- request
+    def request(self) -> Request:
+        return Request(
+            task=self.task.currentData(), data=self.data.currentData(),
+            device=self.device.currentData() or "cpu", batch_size=self.batch.value(),
+            train_batch_size=self.train_batch.value(), dtype=self.dtype.currentText(),
+            latency_budget_ms=self.latency.value(), memory_budget_gib=self.memory.value(),
+            memory_mode=self.memory_mode.currentData(), min_accuracy=self.min_accuracy.value(),
+        )
+
+    def set_request(self, request: Request) -> None:
+        widgets = [self.task, self.data, self.device, self.batch, self.train_batch, self.dtype,
+                   self.latency.check, self.latency.spin, self.memory.check, self.memory.spin,
+                   self.memory_mode, self.min_accuracy.check, self.min_accuracy.spin]
+        for w in widgets:
+            w.blockSignals(True)
+        try:
+            self.task.setCurrentIndex(max(0, self.task.findData(request.task)))
+            if request.data != SAMPLE and request.data:
+                self.add_data_source(request.data)
+            self.data.setCurrentIndex(max(0, self.data.findData(request.data)))
+            self.device.setCurrentIndex(max(0, self.device.findData(request.device)))
+            self.batch.setValue(request.batch_size)
+            self.train_batch.setValue(request.train_batch_size)
+            self.dtype.setCurrentText(request.dtype if request.dtype != "amp" else "fp32")
+            self.latency.set_value(request.latency_budget_ms)
+            self.memory.set_value(request.memory_budget_gib)
+            self.memory_mode.setCurrentIndex(max(0, self.memory_mode.findData(request.memory_mode)))
+            self.min_accuracy.set_value(request.min_accuracy)
+        finally:
+            for w in widgets:
+                w.blockSignals(False)
+        self._emit()
+
+    def _emit(self, *_args: object) -> None:
+        self.sig_request_changed.emit(self.request())
