@@ -27,6 +27,8 @@ def test_missing_data_and_impossible_devices_are_plain_errors(capsys):
     assert "cuda:3 asked for, but this machine has" in capsys.readouterr().err
     assert main(["bench", "test_resnet", "--dtype", "fp16"]) == 2
     assert "fp16 is a GPU precision" in capsys.readouterr().err
+    assert main(["bench", "test_resnet", "--probe", "latency,fault"]) == 2
+    assert "unknown probe 'fault': choose from latency, finetune" in capsys.readouterr().err
     assert main(["bench", "no_such_model_anywhere"]) == 2
     assert "unknown model id" in capsys.readouterr().err
 

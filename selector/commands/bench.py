@@ -117,6 +117,12 @@ def run(args: argparse.Namespace) -> int:
     from selector.core.probes.preflight import check_spec
     from selector.core.results.store import ResultStore
 
+    from selector.core.probes.registry import kinds
+
+    offered = [k.name for k in kinds()]
+    for name in args.probe:
+        if name not in offered:
+            raise SelectorError(f"unknown probe {name!r}: choose from {', '.join(offered)}")
     if args.data is None and "finetune" in args.probe:
         raise SelectorError("--probe finetune needs --data FOLDER|FILE|sample")
     from selector.core.catalog.catalog import load_catalog

@@ -6,10 +6,11 @@ and yields ``ProbeEvent``s, the last one (``end``) carrying the ``ProbeResult``;
 Probe kinds live in ``kinds/`` and are listed in ``registry.py``.
 """
 
+from selector.core.probes.bench import BenchRun
 from selector.core.probes.events import ProbeEvent
 from selector.core.probes.registry import ProbeKind, get_kind, kinds, register
 from selector.core.probes.runner import ProbeRun
 from selector.core.probes.spec import ProbeSpec, parse_duration
 
-__all__ = ["ProbeEvent", "ProbeKind", "ProbeRun", "ProbeSpec", "get_kind", "kinds", "parse_duration",
+__all__ = ["BenchRun", "ProbeEvent", "ProbeKind", "ProbeRun", "ProbeSpec", "get_kind", "kinds", "parse_duration",
            "register"]
