@@ -185,7 +185,37 @@ def test_knn_vote_tie_goes_to_the_more_similar_class():
     np.testing.assert_array_equal(pred, [0, 1])
 
 
+def test_knn_from_the_logme_gram_matches_the_direct_computation():
+    f, codes = blobs(40, 90, classes=4, sep=2.0, seed=9)
+    f[5] = 0.0                                          # a zero row has no direction
+    direct = knn_predict(f, codes, f, k=5, leave_one_out=True)
+    from_gram = knn_predict(f, codes, f, k=5, leave_one_out=True, gram=f @ f.T)
+    np.testing.assert_array_equal(from_gram, direct)
+
+
 # ----------------------------------------------------------------------------- linear probe
+
+@pytest.mark.parametrize("duplicate", [False, True])
+def test_probe_space_is_exact_for_the_l2_logistic_model(duplicate):
+    """N < D: the probe fits on N coordinates with the rows' inner products; the fitted model
+    must predict the same probabilities as one fitted on all D standardised dimensions."""
+    from sklearn.linear_model import LogisticRegression
+
+    f, codes = blobs(40, 120, classes=3, sep=2.0, seed=10)
+    if duplicate:
+        f[1], codes[1] = f[0], codes[0]
+    space = probe_space(f)
+    assert space.shape[0] == 40 and space.shape[1] <= 40
+    full = (f - f.mean(0)) / (f.std(0) * np.sqrt(f.shape[1]))
+    np.testing.assert_allclose(space @ space.T, full @ full.T, atol=1e-9)
+    train = np.arange(40) % 4 != 0
+    probs = []
+    for x in (full, space):
+        model = LogisticRegression(C=1.0 / (1e-3 * train.sum()), tol=1e-12, max_iter=20_000)
+        model.fit(x[train], codes[train])
+        probs.append(model.predict_proba(x[~train]))
+    np.testing.assert_allclose(probs[0], probs[1], atol=1e-5)
+
 
 def test_linear_probe_separates_separable_data_and_not_random_labels():
     f, codes = blobs(200, 50, classes=4, sep=8.0, seed=5)

@@ -81,11 +81,12 @@ def _subset(codes: np.ndarray, shots: int, rng: np.random.Generator) -> np.ndarr
 
 def learning_curve(features, labels, shots: tuple[int, ...] = SHOTS, repeats: int = REPEATS, *,
                    knn_k: int = KNN_K, folds: int = FOLDS, logistic_l2: float = LOGISTIC_L2,
-                   seed: int = 0, threads: int | None = None) -> LearningCurve:
+                   seed: int = 0, threads: int | None = 1) -> LearningCurve:
     """k-NN and linear-probe balanced accuracy at several labelled samples per class.
 
     ``features`` (N, D), ``labels`` (N,). Deterministic for a given ``seed``; the "all" point
-    uses the same folds as ``score_features`` with that seed. ``threads`` caps BLAS threads.
+    uses the same folds as ``score_features`` with that seed. ``threads`` caps BLAS threads
+    (1 by default, as for ``score_features``).
     """
     with thread_limit(threads):
         return _learning_curve(features, labels, shots, repeats, knn_k, folds, logistic_l2, seed)
