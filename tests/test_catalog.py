@@ -204,6 +204,20 @@ def test_build_snapshot_in_process(tmp_path):
     assert catalog.get("test_vit.r160_in1k").params == 371_240
 
 
+def test_a_timed_out_network_keeps_its_size_and_macs():
+    """The slow activation trace is dropped for a network whose task timed out, not its counts."""
+    from selector.core.catalog.buildpool import Task
+    from selector.core.catalog.snapshot import _retry_without_activation
+
+    task = Task(key="timm:test_vit.r160_in1k", kind="timm", name="test_vit.r160_in1k",
+                entry={"id": "test_vit.r160_in1k", "source": "timm", "task": "image-classification",
+                       "family": "test", "architecture": "test_vit"})
+    retried = _retry_without_activation([task], {task.key: {"error": "timed out after 300 s"}}, 0, 60, None)
+    assert retried[task.key]["params"] == 371_240 and retried[task.key]["macs"] > 0
+    assert retried[task.key]["error"] == "activation profile: timed out after 300 s"
+    assert _retry_without_activation([task], {task.key: {"error": "build: RuntimeError: x"}}, 0, 60, None) == {}
+
+
 @pytest.mark.slow
 def test_worker_pool_records_a_timeout_and_goes_on():
     from selector.core.catalog.buildpool import Task, run_tasks

@@ -162,6 +162,7 @@ def build_snapshot(
         tasks.append(task)
         by_task[task.key] = [entry]
     results = run_tasks(tasks, jobs=jobs, timeout=timeout, progress=progress)
+    results.update(_retry_without_activation(tasks, results, jobs, timeout, progress))
     failures: dict[str, str] = {}
     for key, members in by_task.items():
         result = results.get(key, {"error": "not measured"})
@@ -176,6 +177,32 @@ def build_snapshot(
         measured=sum(e.params is not None and e.macs is not None for e in all_entries),
         failures=failures, versions=versions,
     )
+
+
+def _retry_without_activation(
+    tasks: list, results: dict[str, dict[str, Any]], jobs: int, timeout: float, progress: ProgressFn | None
+) -> dict[str, dict[str, Any]]:
+    """Parameters and MACs again for networks whose whole task timed out or crashed.
+
+    The activation trace is the slow, fragile part; without it the count takes seconds, so
+    such an entry keeps its size and MACs and says why the profile is missing.
+    """
+    import dataclasses as dc
+
+    from selector.core.catalog.buildpool import run_tasks
+
+    lost = [t for t in tasks if t.with_activation and (results.get(t.key) or {}).get("params") is None
+            and str((results.get(t.key) or {}).get("error", "")).startswith(("timed out", "worker crashed"))]
+    if not lost:
+        return {}
+    retried = run_tasks([dc.replace(t, with_activation=False) for t in lost], jobs=jobs, timeout=timeout,
+                        progress=progress)
+    for task in lost:
+        first = results[task.key]["error"]
+        result = retried.get(task.key, {})
+        if result.get("params") is not None:
+            result["error"] = f"activation profile: {first}" + (f"; {result['error']}" if result.get("error") else "")
+    return {k: v for k, v in retried.items() if v.get("params") is not None}
 
 
 def _entry(task: Any) -> CatalogEntry:

@@ -24,23 +24,11 @@ _FAMILY_RENAMES = {
     "swin_transformer": "swin",
     "swin_transformer_v2": "swinv2",
     "swin_transformer_v2_cr": "swinv2-cr",
-    "efficientnet": "efficientnet",
-    "mobilenetv3": "mobilenetv3",
-    "byobnet": "byobnet",
-    "byoanet": "byoanet",
-    "resnetv2": "resnetv2",
     "inception_v3": "inception",
     "inception_v4": "inception",
     "inception_resnet_v2": "inception",
     "inception_next": "inceptionnext",
     "maxxvit": "maxvit",
-    "metaformer": "metaformer",
-    "nfnet": "nfnet",
-    "convnext": "convnext",
-    "regnet": "regnet",
-    "eva": "eva",
-    "beit": "beit",
-    "deit": "deit",
 }
 
 _DATASET = re.compile(
