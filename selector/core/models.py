@@ -145,7 +145,11 @@ def _to_device(model: "torch.nn.Module", device: str) -> "torch.nn.Module":
 
 
 def timm_cached_weights(entry: CatalogEntry) -> Path | None:
-    """The weights file of a timm entry in the local caches, or None. Reads folders only."""
+    """The weights file of a timm entry in the local caches, or None. Reads folders only.
+
+    The Hugging Face cache is looked at first (timm's own order), then torch's hub cache for
+    the few weights that only have a download URL.
+    """
     from huggingface_hub import try_to_load_from_cache
 
     from selector.core.catalog.vision import timm_config
@@ -180,9 +184,10 @@ def _build_timm(entry: CatalogEntry, weights: str, num_classes: int | None) -> B
         )
     if found is not None:
         try:
-            model = timm.create_model(
-                entry.id, pretrained=True, pretrained_cfg_overlay={"file": str(found)}, **kwargs
-            )
+            overlay: dict[str, Any] = {"file": str(found)}
+            if found.suffix in (".safetensors", ".bin"):  # timm's Hub format, never the original npz
+                overlay["custom_load"] = False
+            model = timm.create_model(entry.id, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs)
         except Exception as err:  # noqa: BLE001 - a corrupt cache file must say so plainly
             raise SelectorError(f"{entry.id}: the cached weights {found} could not be loaded: {err}") from err
         kind, note = "pretrained", f"pretrained weights from the local cache ({entry.hf_hub_id or found.name})"
