@@ -85,7 +85,8 @@ def test_logme_optimum_is_a_fixed_point_and_a_local_maximum():
         best = log_evidence(s, alpha, beta)
         for da in (-1e-3, 0.0, 1e-3):
             for db in (-1e-3, 0.0, 1e-3):
-                assert np.all(log_evidence(s, alpha * np.exp(da), beta * np.exp(db)) <= best + 1e-12)
+                moved = log_evidence(s, alpha * np.exp(da), beta * np.exp(db))
+                assert np.all(moved <= best + 1e-12)
         # An independent optimiser on the direct N x N formula finds the same maximum.
         for c in range(3):
             res_c = minimize(lambda p: -direct_log_evidence(f, y[:, c], *np.exp(p))[0],
@@ -254,13 +255,17 @@ def test_scores_do_not_depend_on_label_names_and_round_trip_json():
 
 # ----------------------------------------------------------------------------- bad input
 
+RANDOM = np.random.default_rng(0).normal(size=(6, 3))
+NON_FINITE = np.array([[0.0, 1], [np.nan, 2], [3, np.inf], [1, 1]])
+
+
 @pytest.mark.parametrize("features,labels,words", [
     (np.ones((6, 3)), [0] * 6, "at least 2 classes"),
-    (np.random.default_rng(0).normal(size=(5, 3)), [0, 0, 0, 0, 1], "class 1 (1 sample)"),
-    (np.random.default_rng(0).normal(size=(5, 3)), ["a", "a", "b", "b", "c"], "class 'c' (1 sample)"),
-    (np.random.default_rng(0).normal(size=(6, 3)), [0, 1] * 2, "6 rows (samples) but there are 4 labels"),
+    (RANDOM[:5], [0, 0, 0, 0, 1], "class 1 (1 sample)"),
+    (RANDOM[:5], ["a", "a", "b", "b", "c"], "class 'c' (1 sample)"),
+    (RANDOM, [0, 1] * 2, "6 rows (samples) but there are 4 labels"),
     (np.arange(6.0), [0, 1] * 3, "2-D array"),
-    (np.array([[0.0, 1], [np.nan, 2], [3, np.inf], [1, 1]]), [0, 1, 0, 1], "2 values in 2 samples (first: sample 1)"),
+    (NON_FINITE, [0, 1, 0, 1], "2 values in 2 samples (first: sample 1)"),
     (np.zeros((4, 3)), [0, 1, 0, 1], "all zero"),
     (np.ones((4, 3)), [0.0, np.nan, 1.0, 1.0], "labels contain NaN"),
     (np.array([["a", "b"], ["c", "d"]]), [0, 1], "must be numbers"),

@@ -190,10 +190,12 @@ def fewest_labels(curves: Mapping[str, LearningCurve | Mapping[str, Any]], targe
     parts = [f"{first['model']} reaches {target:.0%} balanced accuracy ({name}) with "
              f"{_fmt_level(first)}"]
     for r in reached[1:3]:
-        parts.append(f"{r['model']} needs {r['labels_per_class']:.0f}")
+        parts.append(f"{r['model']} needs {r['labels_per_class']:.0f}"
+                     + (" (all of them)" if r["shots"] is None else ""))
     missing = [r["model"] for r in rows if not r["reached"]]
     message = "; ".join(parts) + "."
     if missing:
-        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        shown = ", ".join(missing[:3]) + more
         message += f" Not reached with the labels you have: {shown}."
     return LabelNeed(target, method, rows, first["model"], message)

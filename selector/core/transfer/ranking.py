@@ -21,8 +21,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from selector.core.transfer.scores import (
-    SCORE_KEYS, SCORE_NAMES, TransferInputError, TransferScores, balanced_accuracy,
-    bootstrap_indices)
+    SCORE_KEYS, TransferInputError, TransferScores, balanced_accuracy, bootstrap_indices)
 
 
 @dataclass

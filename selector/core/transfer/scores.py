@@ -52,7 +52,8 @@ def encode_labels(labels) -> tuple[np.ndarray, list]:
     """Class codes ``0..C-1`` (in sorted order of the labels) and the list of class labels."""
     arr = np.asarray(labels)
     if arr.ndim != 1:
-        raise TransferInputError(f"labels must be one label per sample (1-D), got shape {arr.shape}")
+        raise TransferInputError(
+            f"labels must be one label per sample (1-D), got shape {arr.shape}")
     if arr.dtype.kind == "f" and np.isnan(arr).any():
         raise TransferInputError(f"labels contain NaN ({int(np.isnan(arr).sum())} samples)")
     if arr.dtype.kind == "O" and any(v is None for v in arr):
