@@ -3,7 +3,8 @@
 ``measure_peak(spec, workload, device)`` starts ``python -m selector.core.estimate.measure``
 with the model spec and workload as JSON, and returns what the child measured (MiB):
 
-- ``baseline_mib``: the child's RSS with torch, timm and transformers imported and one op run;
+- ``baseline_mib``: the child's RSS with torch, timm, transformers and the model's code imported
+  and one op run;
 - ``weights_mib``: RSS growth from building the model (random weights, no download), moving it
   to the device and making the input batch (and, for training, the optimizer);
 - ``peak_mib``: the peak over the baseline during the measured steps. On CPU: the kernel's
@@ -137,6 +138,20 @@ def build_model(spec: dict[str, Any]) -> Any:
     return transformers.AutoModelForSequenceClassification.from_config(cfg)
 
 
+def _import_model_code(spec: dict[str, Any]) -> None:
+    """Import the model's module before the baseline: code is not part of the workload.
+
+    timm imports every architecture with ``import timm``; transformers imports a model's
+    module (tens of MiB for BERT) only when first used, so that is done here.
+    """
+    if "hf_config" in spec:
+        import transformers
+        from transformers.models.auto import modeling_auto
+
+        cfg = transformers.AutoConfig.for_model(spec["hf_config"]["model_type"])
+        modeling_auto.MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING[type(cfg)]
+
+
 def _cuda_context_mib(device: str) -> float | None:
     """Device memory CUDA initialisation takes outside the caching allocator (NVML before/after)."""
     import torch
@@ -173,6 +188,7 @@ def _child(request: dict[str, Any]) -> dict[str, Any]:
     context_mib = None
     if device.startswith("cuda"):
         context_mib = _cuda_context_mib(device)
+    _import_model_code(spec)
     baseline = _rss_mib()
 
     model = build_model(spec)

@@ -33,7 +33,7 @@ DTYPES = ("fp32", "fp16", "bf16", "amp")
 OPTIMIZERS = ("adamw", "sgd")
 MODES = ("inference", "train")
 
-CPU_BASELINE_MIB = 787.0
+CPU_BASELINE_MIB = 840.0
 """RSS of a Python process with torch, timm and transformers imported and one op run (torch
 2.14 on Linux x86-64, measured by ``tests/benchmarks/memory_validation.py --baseline``).
 ``overheads.measure_cpu_baseline()`` re-measures it on the user's machine."""
@@ -172,7 +172,8 @@ def estimate_memory(
     if overhead_mib is None:
         overhead_mib = default_overhead_mib(device_kind)
     profile = entry.activation
-    if profile and profile.get("version") == 1:
+    usable = profile and profile.get("version") == 1 and profile.get("inference")
+    if usable and (not workload.training or profile.get("train")):
         parts, method = _from_profile(entry, profile, workload, device_kind)
     else:
         parts, method = _rule_of_thumb(entry, workload)

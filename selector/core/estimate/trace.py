@@ -35,21 +35,29 @@ no dropout, so a model with attention dropout (BERT's 0.1) falls back to the mat
 trains on CPU: for such models the training step is also traced with the math path
 (``train_math``, ``train_ckpt_math``).
 
-The profile format (all sizes are bytes at the traced dtype, float32)::
+The profile format (sizes are bytes at the traced dtype, float32; per-sample figures are
+already divided by the traced batch)::
 
     {"version": 1, "torch": "2.x", "kind": "image" | "text",
      "traced": {"batch": 11, "image_size": 224} | {"batch": 11, "seq_len": 128},
      "param_bytes", "trainable_param_bytes", "buffer_bytes", "largest_param_bytes",
-     "input_bytes_per_sample",
-     "inference": {"peak": [[grads, fixed, sample, lin, quad], ...], "ops": n},
-     "train": {"peak": [...], "saved": [5 numbers at the end of the forward], "ops": n},
-     "train_ckpt": {...} | None,        # None: the model has no gradient checkpointing
+     "param_tensors", "input_bytes_per_sample",
+     "inference": {"peak": [[grads, fixed, sample, lin, quad], ...],   # the envelope
+                   "peak_cpu": [...],     # the same with oneDNN's convolution copies (CPU)
+                   "written": [fixed, per_sample],   # bytes written by non-MAC ops
+                   "ops": n},
+     "train": {"peak": [...], "peak_cpu": [...],
+               "saved": [5 numbers at the end of the forward], "ops": n} | None,
+     "train_ckpt": {...} | None,         # None: no gradient checkpointing in this model
      "train_math": {...} | None, "train_ckpt_math": {...} | None,
      "attention": {"calls": n, "dropout": bool},
      "macs_per_sample": {"conv": x, "depthwise": x, "matmul": x, "attention": x},
-     "data_dependent_ops": n, "seconds": t}
+     "errors": {"train": "...", ...},    # runs that failed (the others are kept)
+     "data_dependent_ops": n,            # .item() calls answered with a stand-in (1/False)
+     "seconds": t}
 
-``sample``/``lin``/``quad`` are per sample (already divided by the traced batch).
+On CPU, each convolution also holds oneDNN's blocked-format copies of its input, weights
+and output while it runs (``ONEDNN_VERBOSE`` shows the reorders); ``peak_cpu`` counts them.
 """
 
 from __future__ import annotations
@@ -133,40 +141,55 @@ def profile_model(
         "input_bytes_per_sample": input_bytes,
     }
     sdpa = _SdpaRecorder()
+    runs: list[_Run] = []
+
+    def trace(train: bool, fused: bool = True) -> dict[str, Any]:
+        with sdpa.fused() if fused else contextlib.nullcontext():
+            run = _run(model, make_input, shape_info, train=train)
+        runs.append(run)
+        return run.result()
+
+    errors: dict[str, str] = {}
     try:
         with _quiet():
             model.eval()
-            with torch.no_grad(), sdpa.fused():
-                inference = _run(model, make_input, shape_info, train=False)
-            profile["inference"] = inference.result()
-            profile["macs_per_sample"] = {k: v / batch for k, v in inference.macs.items()}
+            with torch.no_grad():
+                profile["inference"] = trace(train=False)
+            profile["macs_per_sample"] = {k: v / batch for k, v in runs[0].macs.items()}
             profile["macs_per_sample"]["attention"] = sdpa.macs / batch
             sdpa.reset()
             model.train()
-            with sdpa.fused():
-                profile["train"] = _run(model, make_input, shape_info, train=True).result()
-            attn_dropout = sdpa.dropout
-            profile["attention"] = {"calls": sdpa.calls, "dropout": attn_dropout}
-            profile["train_math"] = (
-                _run(model, make_input, shape_info, train=True).result() if attn_dropout else None
-            )
-            profile["train_ckpt"] = profile["train_ckpt_math"] = None
-            if _set_checkpointing(model, True):
+            for key in ("train", "train_math", "train_ckpt", "train_ckpt_math"):
+                profile[key] = None
+            try:
+                profile["train"] = trace(train=True)
+                if sdpa.dropout:
+                    profile["train_math"] = trace(train=True, fused=False)
+            except Exception as err:  # noqa: BLE001 - inference alone is still worth keeping
+                errors["train"] = _short(err)
+            profile["attention"] = {"calls": sdpa.calls, "dropout": sdpa.dropout}
+            if profile["train"] is not None and _set_checkpointing(model, True):
                 try:
-                    with sdpa.fused():
-                        profile["train_ckpt"] = _run(model, make_input, shape_info, True).result()
-                    if attn_dropout:
-                        profile["train_ckpt_math"] = _run(model, make_input, shape_info, True).result()
+                    profile["train_ckpt"] = trace(train=True)
+                    if sdpa.dropout:
+                        profile["train_ckpt_math"] = trace(train=True, fused=False)
+                except Exception as err:  # noqa: BLE001
+                    errors["train_ckpt"] = _short(err)
                 finally:
                     _set_checkpointing(model, False)
     finally:
         model.train(was_training)
         for p in params:
             p.grad = None
-    profile["data_dependent_ops"] = _Tracker.data_dependent_total
-    _Tracker.data_dependent_total = 0
+    profile["errors"] = errors
+    profile["data_dependent_ops"] = sum(r.tracker.data_dependent for r in runs)
     profile["seconds"] = round(time.perf_counter() - start, 3)
     return profile
+
+
+def _short(err: BaseException) -> str:
+    text = f"{type(err).__name__}: {err}".splitlines()[0]
+    return text[:200]
 
 
 # ------------------------------------------------------------------------------ the tracer
@@ -277,8 +300,6 @@ def _probe_weights(kind: str) -> list[tuple[float, ...]]:
 class _Tracker:
     """The dispatch mode: live bytes per class, by storage, and the envelope of peaks."""
 
-    data_dependent_total = 0
-
     def __init__(self, rules: _ShapeRules) -> None:
         from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -299,6 +320,7 @@ class _Tracker:
         self.best_cpu = [(-1.0, None)] * len(self.weights)
         self.saved: list[int] | None = None
         self.ops = 0
+        self.data_dependent = 0
         self.macs = {"conv": 0.0, "depthwise": 0.0, "matmul": 0.0}
         self.written = [0, 0]  # bytes of new storages from non-MAC ops: fixed, per sample
 
@@ -360,7 +382,7 @@ class _Tracker:
         import torch
 
         if func is torch.ops.aten._local_scalar_dense.default:
-            _Tracker.data_dependent_total += 1
+            self.data_dependent += 1
             return False if args[0].dtype == torch.bool else 1
         out = func(*args, **kwargs)
         self.ops += 1
