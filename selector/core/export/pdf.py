@@ -112,6 +112,7 @@ def _summary_page(pdf: Any, sheet: Sheet, ctx: dict[str, Any]) -> None:
         _bullets(pdf, "Why", ctx["top"].checks)
     _bullets(pdf, "What is uncertain", rec.notes)
     _bullets(pdf, "Next probes that would settle it", [p.text() for p in rec.next_probes])
+    _bullets(pdf, "Notes", sheet.notes)
     _heading(pdf, "The question")
     pairs = [("Task", sheet.task or "—"), ("Data", sheet.data.describe()
                                            + (f" — {sheet.data.path}" if sheet.data.path else ""))]
@@ -201,8 +202,6 @@ def _method_page(pdf: Any, sheet: Sheet, ctx: dict[str, Any]) -> None:
     _pairs(pdf, ctx["hardware"])
     _heading(pdf, "Software")
     _pairs(pdf, ctx["software"])
-    if sheet.notes:
-        _bullets(pdf, "Notes", sheet.notes)
 
 
 def _figures_table(pdf: Any, ctx: dict[str, Any]) -> None:
@@ -213,7 +212,7 @@ def _figures_table(pdf: Any, ctx: dict[str, Any]) -> None:
     pdf.cell(0, 6, "Every figure", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVu", size=7)
     pdf.set_fill_color(255, 255, 255)
-    widths = (42, 38, 38, 16, 10, 12, 12, 12)
+    widths = (40, 36, 40, 16, 10, 11, 14, 13)
     with pdf.table(col_widths=widths, width=sum(widths), align="LEFT", text_align="LEFT",
                    borders_layout="HORIZONTAL_LINES", line_height=3.4, padding=(0.6, 1),
                    headings_style=FontFace(emphasis="BOLD", fill_color=SOFT, size_pt=7)) as table:

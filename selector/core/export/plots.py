@@ -8,6 +8,7 @@ Model names are drawn as plain text: ``$`` never switches to mathtext.
 from __future__ import annotations
 
 import io
+import math
 from typing import Any
 
 from selector.core.recommend.checks import evidence, metric_label
@@ -89,9 +90,7 @@ def accuracy_latency_figure(sheet) -> Any | None:  # noqa: ANN001 - Sheet
         labelled += [p for p in points if p[0].status == "pareto"]
         if len(points) <= MAX_LABELS:
             labelled += [p for p in points if p[0].status not in ("recommended", "pareto")]
-        for v, x, y in labelled[:MAX_LABELS]:
-            ax.annotate(short(v.model_id), (x, y), xytext=(5, 4), textcoords="offset points",
-                        fontsize=7.5, color="#333333")
+        _label_points(ax, [(v.model_id, x, y) for v, x, y in labelled[:MAX_LABELS]], points)
         front = sorted((x, y) for v, x, y in points if v.status in ("recommended", "pareto"))
         if len(front) > 1:
             xs, ys = zip(*front)
@@ -119,6 +118,25 @@ def accuracy_latency_figure(sheet) -> Any | None:  # noqa: ANN001 - Sheet
         ax.legend([h for h, _ in pairs], [lab for _, lab in pairs], loc="best", fontsize=7,
                   frameon=False, title="hollow = estimated latency", title_fontsize=7)
         return fig
+
+
+def _label_points(ax, labels, points) -> None:  # noqa: ANN001
+    """Name the points; a label that would sit on a neighbour's goes below its point instead."""
+    xs = [x for _, x, _ in points]
+    ys = [y for _, _, y in points]
+    log = min(xs) > 0 and max(xs) / min(xs) > 8
+    fx = (lambda v: math.log(v)) if log else (lambda v: v)
+    span_x = (fx(max(xs)) - fx(min(xs))) or 1.0
+    span_y = (max(ys) - min(ys)) or 1.0
+    placed: list[tuple[float, float, int]] = []
+    for name, x, y in sorted(labels, key=lambda item: (-item[2], item[1])):
+        nx, ny = (fx(x) - fx(min(xs))) / span_x, (y - min(ys)) / span_y
+        below = any(abs(nx - px) < 0.25 and abs(ny - py) < 0.08 and side == 1
+                    for px, py, side in placed)
+        side = -1 if below else 1
+        placed.append((nx, ny, side))
+        ax.annotate(short(name), (x, y), xytext=(5, 4 if side == 1 else -11),
+                    textcoords="offset points", fontsize=7.5, color="#333333")
 
 
 def axis_label(kind: str, metric: str | None, sheet=None) -> str:  # noqa: ANN001
