@@ -258,3 +258,15 @@ def test_method_lines_merge_counts_into_ranges():
         "Latency (measured): batch 1, fp32, 2 threads, cpu; p50 of 9–40 runs after 3 warm-up — a, b",
         "Published accuracy: results.csv — b",
     ]
+
+
+def test_the_shipped_example_sheet_opens_and_renders():
+    from selector.core.export import render_markdown
+    from selector.core.paths import resource
+    from selector.core.results import ProbeResult
+
+    sheet = open_sheet(resource("examples", "cpu-vm.json"))
+    assert sheet.recommendation.recommended in {c.model_id for c in sheet.candidates}
+    assert {r["kind"] for r in sheet.results} == {"latency", "finetune"}
+    assert all(ProbeResult.from_dict(r).status == "finished" for r in sheet.results)
+    assert sheet.recommendation.recommended in render_markdown(sheet)
