@@ -1,0 +1,21 @@
+from selector.ui.probe_queue import ProbeQueuePanel
+
+
+def test_rows_progress_cancel_and_overall(qtbot):
+    panel = ProbeQueuePanel()
+    qtbot.addWidget(panel)
+    panel.add_probe("a", "resnet18", "latency")
+    panel.add_probe("b", "vit_small", "latency")
+    assert panel.state("a") == "queued" and panel.cancel_all_button.isEnabled()
+    panel.set_progress("a", 0.5, 12, "measuring batch 8")
+    assert panel.state("a") == "running"
+    assert panel.overall.value() == 25
+    with qtbot.waitSignal(panel.sig_cancel, timeout=1000) as blocker:
+        panel.table.cellWidget(1, 5).click()
+    assert blocker.args == ["b"]
+    panel.set_done("b", "cancelled", "cancelled by the user")
+    panel.set_done("a", "crashed", "the probe process died (SIGSEGV)")
+    assert panel.state("a") == "crashed" and "SIGSEGV" in panel.message("a")
+    assert panel.overall.value() == 100 and not panel.cancel_all_button.isEnabled()
+    assert not panel.table.cellWidget(0, 5).isEnabled()
+    assert panel.overall_label.text() == "2 of 2 probes done"
