@@ -9,7 +9,8 @@ import torch
 
 from selector.core.catalog.entry import TEXT, VISION, CatalogEntry
 from selector.core.estimate.measure import build_model
-from selector.core.estimate.trace import SAMPLE, _ShapeRules, _Tracker, profile_entry
+from selector.core.estimate.trace import profile_entry
+from selector.core.estimate.tracker import SAMPLE, ShapeRules, Tracker
 from tests.test_estimate_memory import TINY_BERT, traced_entry
 
 
@@ -38,7 +39,7 @@ def test_meta_trace_matches_live_tensors_on_cpu():
     entry = traced_entry(spec)
     model = build_model(spec).eval()
     x = torch.randn(11, 3, 160, 160)
-    tracker = _Tracker(_ShapeRules("image", 11, None))
+    tracker = Tracker(ShapeRules("image", 11, None))
     tracker.exclude(model.parameters())
     tracker.exclude(model.buffers())
     tracker.taint_input(x)
@@ -57,7 +58,7 @@ def test_tracer_refuses_a_model_with_real_weights():
 
 
 def test_shape_rules_file_tensors_by_how_they_scale():
-    rules = _ShapeRules("text", 11, 128)
+    rules = ShapeRules("text", 11, 128)
     assert rules.per_sample_class((11, 2)) == SAMPLE  # logits
     assert rules.per_sample_class((11, 128)) != SAMPLE  # token ids: per token
     assert rules.per_sample_class((11, 12, 128, 128)) == 4  # attention map: quadratic

@@ -65,8 +65,9 @@ from __future__ import annotations
 import contextlib
 import time
 import warnings
-import weakref
 from typing import TYPE_CHECKING, Any, Iterator
+
+from selector.core.estimate.tracker import ShapeRules, SdpaRecorder, Tracker
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -75,11 +76,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 PROFILE_VERSION = 1
 TRACE_BATCH = 11
-GRADS, FIXED, SAMPLE, LIN, QUAD = range(5)
-ENVELOPE_BATCHES = (1, 4, 32, 256)
-ENVELOPE_RATIOS = (0.25, 1.0, 4.0)
-"""The grid the envelope is kept for: batch sizes and input-size ratios (pixels or tokens)."""
-
 
 def profile_entry(model: "torch.nn.Module", entry: "CatalogEntry") -> dict[str, Any]:
     """Trace ``model`` (built on the meta device) with inputs shaped like ``entry`` expects.
@@ -126,7 +122,7 @@ def profile_model(
         input_bytes = 4
         for d in image_shape:
             input_bytes *= int(d)
-    shape_info = _ShapeRules(kind, batch, seq_len if kind == "text" else None)
+    shape_info = ShapeRules(kind, batch, seq_len if kind == "text" else None)
     was_training = model.training
     profile: dict[str, Any] = {
         "version": PROFILE_VERSION,
@@ -140,7 +136,7 @@ def profile_model(
         "param_tensors": len(params),
         "input_bytes_per_sample": input_bytes,
     }
-    sdpa = _SdpaRecorder()
+    sdpa = SdpaRecorder()
     runs: list[_Run] = []
 
     def trace(train: bool, fused: bool = True) -> dict[str, Any]:
@@ -193,25 +189,8 @@ def _short(err: BaseException) -> str:
 
 
 # ------------------------------------------------------------------------------ the tracer
-class _ShapeRules:
-    """Files a new per-sample tensor as ``sample``, ``lin`` or ``quad`` from its shape."""
-
-    def __init__(self, kind: str, batch: int, seq_len: int | None) -> None:
-        self.kind, self.batch, self.seq_len = kind, batch, seq_len
-
-    def per_sample_class(self, shape: tuple[int, ...]) -> int:
-        ndim, b, seq = len(shape), self.batch, self.seq_len
-        if seq is not None and ndim >= 3 and shape[-1] == shape[-2] == seq:
-            if ndim >= 4 or shape[0] != b:
-                return QUAD
-        if ndim <= 2 and ndim >= 1 and shape[0] == b:
-            if ndim == 1 or seq is None or shape[1] != seq:
-                return SAMPLE
-        return LIN
-
-
 class _Run:
-    def __init__(self, tracker: "_Tracker", ops: int) -> None:
+    def __init__(self, tracker: "Tracker", ops: int) -> None:
         self.tracker, self.ops = tracker, ops
         self.macs = tracker.macs
 
@@ -225,12 +204,12 @@ class _Run:
         return out
 
 
-def _run(model: Any, make_input: Any, rules: _ShapeRules, train: bool) -> _Run:
+def _run(model: Any, make_input: Any, rules: ShapeRules, train: bool) -> _Run:
     import torch
     import torch.nn.functional as F
 
     inputs = make_input()
-    tracker = _Tracker(rules)
+    tracker = Tracker(rules)
     tracker.exclude(model.parameters())
     tracker.exclude(model.buffers())
     for t in inputs.values() if isinstance(inputs, dict) else [inputs]:
@@ -277,267 +256,6 @@ def _logits(out: Any) -> "torch.Tensor":
         if isinstance(item, torch.Tensor):
             return item
     raise TypeError(f"cannot find the logits in a {type(out).__name__} output")
-
-
-def _tensors(obj: Any) -> Iterator[Any]:
-    import torch
-
-    if isinstance(obj, torch.Tensor):
-        yield obj
-    elif isinstance(obj, (list, tuple)):
-        for item in obj:
-            yield from _tensors(item)
-    elif isinstance(obj, dict):
-        for item in obj.values():
-            yield from _tensors(item)
-
-
-def _probe_weights(kind: str) -> list[tuple[float, ...]]:
-    ratios = ENVELOPE_RATIOS
-    return [(1.0, 1.0, b, b * r, b * r * r) for b in ENVELOPE_BATCHES for r in ratios]
-
-
-class _Tracker:
-    """The dispatch mode: live bytes per class, by storage, and the envelope of peaks."""
-
-    def __init__(self, rules: _ShapeRules) -> None:
-        from torch.utils._python_dispatch import TorchDispatchMode
-
-        tracker = self
-
-        class Mode(TorchDispatchMode):
-            def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
-                return tracker.dispatch(func, args, kwargs or {})
-
-        self.mode = Mode()
-        self.rules = rules
-        self.live: dict[int, list] = {}  # id(storage) -> [nbytes, class, weakref]
-        self.tainted: set[int] = set()
-        self.external: set[int] = set()
-        self.totals = [0, 0, 0, 0, 0]
-        self.weights = _probe_weights(rules.kind)
-        self.best = [(-1.0, None)] * len(self.weights)
-        self.best_cpu = [(-1.0, None)] * len(self.weights)
-        self.saved: list[int] | None = None
-        self.ops = 0
-        self.data_dependent = 0
-        self.macs = {"conv": 0.0, "depthwise": 0.0, "matmul": 0.0}
-        self.written = [0, 0]  # bytes of new storages from non-MAC ops: fixed, per sample
-
-    def __enter__(self) -> "_Tracker":
-        self.mode.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.mode.__exit__(*exc)
-
-    # -- storages
-    def _track(self, tensor: Any, tainted: bool, elementwise: bool) -> None:
-        storage = tensor.untyped_storage()
-        key = id(storage)
-        if key in self.live or key in self.external:
-            return
-        nbytes = storage.nbytes()
-        if tainted and tensor.numel() % self.rules.batch == 0:
-            cls = self.rules.per_sample_class(tuple(tensor.shape))
-        else:
-            cls = FIXED
-        self.live[key] = [nbytes, cls, weakref.ref(storage, lambda _r, k=key: self._freed(k))]
-        self.totals[cls] += nbytes
-        if elementwise:
-            self.written[cls != FIXED] += nbytes
-        if tainted:
-            self.tainted.add(key)
-
-    def _freed(self, key: int) -> None:
-        record = self.live.pop(key, None)
-        if record is not None:
-            self.totals[record[1]] -= record[0]
-        self.tainted.discard(key)
-
-    def taint_input(self, tensor: Any) -> None:
-        """Mark an input: what derives from it is per sample (its own bytes are counted apart)."""
-        key = id(tensor.untyped_storage())
-        self.tainted.add(key)
-        self.external.add(key)
-
-    def exclude(self, tensors: Any) -> None:
-        """Storages that exist before the run (weights, buffers): their views cost nothing."""
-        for t in tensors:
-            self.external.add(id(t.untyped_storage()))
-
-    def on_grad(self, param: Any) -> None:
-        grad = param.grad
-        if grad is None:
-            return
-        record = self.live.get(id(grad.untyped_storage()))
-        if record is not None and record[1] != GRADS:
-            self.totals[record[1]] -= record[0]
-            record[1] = GRADS
-            self.totals[GRADS] += record[0]
-        self._observe()
-
-    # -- the dispatch hook
-    def dispatch(self, func: Any, args: tuple, kwargs: dict) -> Any:
-        import torch
-
-        if func is torch.ops.aten._local_scalar_dense.default:
-            self.data_dependent += 1
-            return False if args[0].dtype == torch.bool else 1
-        out = func(*args, **kwargs)
-        self.ops += 1
-        tainted = False
-        for t in _tensors(args):
-            if id(t.untyped_storage()) in self.tainted:
-                tainted = True
-                break
-        if not tainted:
-            for t in _tensors(kwargs):
-                if id(t.untyped_storage()) in self.tainted:
-                    tainted = True
-                    break
-        elementwise = func not in _mac_ops()
-        for t in _tensors(out):
-            self._track(t, tainted, elementwise)
-        extra = self._count_macs(func, args, out)
-        self._observe()
-        if extra is not None:
-            self._observe(extra, cpu_only=True)
-        return out
-
-    def _observe(self, extra: tuple[int, int] | None = None, cpu_only: bool = False) -> None:
-        """Keep the moment if it is the highest so far for some probe workload.
-
-        ``extra`` = (fixed, per-sample) bytes that exist only on CPU during this op (oneDNN's
-        blocked-format copies of a convolution's input, weights and output).
-        """
-        totals = list(self.totals)
-        if extra is not None:
-            totals[FIXED] += extra[0]
-            totals[LIN] += extra[1]
-        bests = (self.best_cpu,) if cpu_only else (self.best, self.best_cpu)
-        b = self.rules.batch
-        for i, w in enumerate(self.weights):
-            value = totals[0] * w[0] + totals[1] * w[1] + (
-                totals[2] * w[2] + totals[3] * w[3] + totals[4] * w[4]) / b
-            for best in bests:
-                if value > best[i][0]:
-                    best[i] = (value, tuple(totals))
-
-    def mark_saved(self) -> None:
-        self.saved = list(self.totals)
-
-    def per_sample(self, totals: Any) -> list[float]:
-        b = self.rules.batch
-        return [float(totals[0]), float(totals[1]), totals[2] / b, totals[3] / b, totals[4] / b]
-
-    def envelope(self, cpu: bool = False) -> list[list[float]]:
-        points = []
-        for _value, totals in self.best_cpu if cpu else self.best:
-            if totals is None:
-                continue
-            point = [round(x, 1) for x in self.per_sample(totals)]
-            if point not in points:
-                points.append(point)
-        return points
-
-    def _count_macs(self, func: Any, args: tuple, out: Any) -> tuple[int, int] | None:
-        """Count MACs of convolutions and matmuls; return a convolution's CPU-only transients."""
-        import torch
-
-        aten = torch.ops.aten
-        if func is aten.convolution.default:
-            x, w, groups = args[0], args[1], args[8]
-            macs = out.numel() * w.shape[1] * (w.numel() // (w.shape[0] * w.shape[1]))
-            kind = "depthwise" if groups > 1 and groups == x.shape[1] else "conv"
-            self.macs[kind] += float(macs)
-            x_bytes = _nbytes(x) if x.shape[1] > 4 else 0
-            return _nbytes(w), x_bytes + _nbytes(out)
-        if func is aten.convolution_backward.default:
-            grad_out, x, w = args[0], args[1], args[2]
-            return _nbytes(w), _nbytes(grad_out) + _nbytes(x)
-        if func in (aten.mm.default, aten.bmm.default):
-            self.macs["matmul"] += float(out.numel() * args[0].shape[-1])
-        elif func in (aten.addmm.default, aten.baddbmm.default):
-            self.macs["matmul"] += float(out.numel() * args[1].shape[-1])
-        return None
-
-
-_MAC_OPS: set | None = None
-
-
-def _mac_ops() -> set:
-    global _MAC_OPS
-    if _MAC_OPS is None:
-        import torch
-
-        aten = torch.ops.aten
-        _MAC_OPS = {aten.convolution.default, aten.convolution_backward.default, aten.mm.default,
-                    aten.bmm.default, aten.addmm.default, aten.baddbmm.default}
-    return _MAC_OPS
-
-
-def _nbytes(t: Any) -> int:
-    return t.numel() * t.element_size()
-
-
-# ------------------------------------------------------------------------------ attention
-class _SdpaRecorder:
-    """Swaps ``F.scaled_dot_product_attention`` for a stand-in with the fused kernels' memory."""
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self.calls, self.macs, self.dropout = 0, 0.0, False
-
-    @contextlib.contextmanager
-    def fused(self) -> Iterator[None]:
-        import torch.nn.functional as F
-
-        original = F.scaled_dot_product_attention
-        recorder = self
-
-        def stand_in(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,  # noqa: ANN001
-                     scale=None, enable_gqa=False):
-            recorder.calls += 1
-            recorder.dropout = recorder.dropout or dropout_p > 0
-            lq, lk = query.shape[-2], key.shape[-2]
-            heads_x_batch = query.numel() // (lq * query.shape[-1])
-            recorder.macs += float(heads_x_batch * lq * lk * (query.shape[-1] + value.shape[-1]))
-            return _fused_attention().apply(query, key, value, attn_mask)
-
-        F.scaled_dot_product_attention = stand_in
-        try:
-            yield
-        finally:
-            F.scaled_dot_product_attention = original
-
-
-_FUSED = None
-
-
-def _fused_attention() -> Any:
-    """An autograd function that saves (q, k, v, out, logsumexp) like flash attention."""
-    global _FUSED
-    if _FUSED is None:
-        import torch
-
-        class FusedAttention(torch.autograd.Function):
-            @staticmethod
-            def forward(ctx, q, k, v, mask):  # noqa: ANN001
-                out = q.new_empty((*q.shape[:-1], v.shape[-1]))
-                lse = q.new_empty(q.shape[:-1], dtype=torch.float32)
-                ctx.save_for_backward(q, k, v, out, lse)
-                return out
-
-            @staticmethod
-            def backward(ctx, grad):  # noqa: ANN001
-                q, k, v, _out, _lse = ctx.saved_tensors
-                return torch.empty_like(q), torch.empty_like(k), torch.empty_like(v), None
-
-        _FUSED = FusedAttention
-    return _FUSED
 
 
 # ------------------------------------------------------------------------------ helpers
