@@ -206,7 +206,15 @@ def test_catalog_models_as_candidates_carry_published_figures_and_estimates():
     finetune = big.finetune_memory[0]
     assert finetune.source == "estimated" and finetune.batch == 16
     assert finetune.value > inference.value  # gradients and optimizer state come on top
-    assert not big.latency
+    assert not big.latency  # CPU latency needs a calibration; none is cached in a test home
+    # On a GPU the estimator needs only the card: an estimated latency at the asked batch.
+    t4 = reference_profiles()["t4"].to_dict()
+    gpu = candidates_from_catalog(["big.a1", "small.a1"], Constraints(batch=4, device="cuda:0"),
+                                  catalog=catalog, hardware=t4)
+    fig = gpu[0].latency[0]
+    assert (fig.source, fig.batch, fig.device) == ("estimated", 4, "cuda:0")
+    assert fig.value > 0 and fig.method.startswith("estimate_latency")
+    assert gpu[0].latency[0].value > gpu[1].latency[0].value  # 20x the MACs
     with pytest.raises(SelectorError, match="unknown model id"):
         candidates_from_catalog(["nope"], catalog=catalog)
 

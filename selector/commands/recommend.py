@@ -21,7 +21,8 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--sheet", metavar="FILE",
                         help="re-use the candidates of a JSON sheet (e.g. from another machine)")
     source.add_argument("--models", metavar="ID[,ID...]",
-                        help="unprobed catalog models: published figures and estimates only")
+                        help="unprobed models (catalog ids, timm architectures, local folders):"
+                             " published figures and estimates only")
 
 
 def add_constraint_arguments(parser: argparse.ArgumentParser) -> None:
@@ -114,7 +115,8 @@ def gather(args: argparse.Namespace):  # noqa: ANN201
         ids = [m.strip() for m in args.models.split(",") if m.strip()]
         if not ids:
             raise SelectorError("--models needs at least one catalog id")
-        return (candidates_from_catalog(ids, constraints), constraints, objective,
+        return (candidates_from_catalog(ids, constraints, hardware=live, calibrate=True),
+                constraints, objective,
                 {"hardware": live, "data": None, "software": None, "session_id": None,
                  "results": []})
     from selector.core.export import DataSummary

@@ -86,7 +86,8 @@ def recommend(
     for a in sorted((a for a in assessed if a.rejected), key=lambda a: (a.overshoot, a.model_id)):
         verdicts.append(_verdict(a, REJECTED, metric, None, "; ".join(a.failures)))
 
-    basis_text = describe_basis(basis, refined, metric, order)
+    basis_text = (describe_basis(basis, refined, metric, order) if ok
+                  else "none: no candidate meets the constraints")
     rec = Recommendation(constraints, objective, verdicts, recommended, "", basis_text,
                          basis_kind=basis, metric=metric)
     judge_confidence(rec, assessed, ranked, acc_rank, basis, metric)

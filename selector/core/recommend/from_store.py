@@ -78,9 +78,11 @@ def load_session(
     if profile is not None:
         hardware = profile if isinstance(profile, dict) else profile.to_dict()
     out = SessionInput(session.id, [], hardware, name=session.name)
+    calibration = _calibration(constraints.device)
     for model_id, model_results in by_model.items():
         entry = _entry_for(model_id, model_results, catalog)
-        cand = candidate_from_entry(entry, constraints) if entry else Candidate(model_id)
+        cand = (candidate_from_entry(entry, constraints, hardware=hardware,
+                                     calibration=calibration) if entry else Candidate(model_id))
         _add_results(cand, model_results, out)
         if entry is not None:
             _add_finetune_estimate(cand, entry, constraints)
@@ -93,23 +95,38 @@ def load_session(
 
 def candidates_from_catalog(
     model_ids: list[str], constraints: Constraints | None = None, *, catalog: Any = None,
+    hardware: dict[str, Any] | None = None, calibrate: bool = False,
 ) -> list[Candidate]:
-    """Unprobed catalog models as candidates: published figures and estimates only."""
+    """Unprobed catalog models as candidates: published figures and estimates only.
+
+    ``model_ids`` are what ``selector bench`` accepts: catalog ids, Hub ids, timm
+    architectures (measured on the fly) or local model folders.
+
+    CPU latency estimates need this machine's calibration: the cached one, or a fresh one
+    (a few seconds of torch) when ``calibrate``; GPU estimates need the card's name from
+    ``hardware``.
+    """
     from selector.core.catalog.catalog import load_catalog
+    from selector.core.models import resolve_model
 
     catalog = catalog or load_catalog(check_cache=False)
     constraints = constraints or Constraints()
+    entries = [resolve_model(spec, catalog) for spec in model_ids]  # bad ids fail first
+    calibration = _calibration(constraints.device, run=calibrate)
     out = []
-    for model_id in model_ids:
-        entry = catalog.get(model_id)
-        cand = candidate_from_entry(entry, constraints)
+    for entry in entries:
+        cand = candidate_from_entry(entry, constraints, hardware=hardware,
+                                    calibration=calibration)
         _add_finetune_estimate(cand, entry, constraints)
         out.append(cand)
     return out
 
 
-def candidate_from_entry(entry: Any, constraints: Constraints) -> Candidate:
-    """A candidate with the entry's published figures and an inference-memory estimate."""
+def candidate_from_entry(entry: Any, constraints: Constraints, *,
+                         hardware: dict[str, Any] | None = None,
+                         calibration: Any = None) -> Candidate:
+    """A candidate with the entry's published figures and inference estimates (memory and,
+    when the estimator can, latency) at the asked batch and device."""
     cand = Candidate(
         entry.id, task=entry.task, family=entry.family, source=entry.source, params=entry.params,
         macs=entry.macs, input_size=tuple(entry.input_size), license=entry.license,
@@ -118,6 +135,9 @@ def candidate_from_entry(entry: Any, constraints: Constraints) -> Candidate:
     fig = _memory_estimate(entry, "inference", constraints.batch, constraints.device)
     if fig is not None:
         cand.inference_memory.append(fig)
+    fig = _latency_estimate(entry, constraints, hardware, calibration)
+    if fig is not None:
+        cand.latency.append(fig)
     return cand
 
 
@@ -262,6 +282,48 @@ def _memory_estimate(entry: Any, mode: str, batch: int, device: str) -> Figure |
 DEFAULT_FINETUNE_BATCH = 16
 """Batch of the fine-tune memory estimate when no fine-tune probe ran (``selector bench``'s
 default training batch)."""
+
+
+def _calibration(device: str, run: bool = False) -> Any:
+    """This machine's CPU calibration (cached; measured first when ``run``), None on a GPU."""
+    if device.startswith("cuda"):
+        return None
+    try:
+        from selector.core.estimate.calibration import get_calibration
+
+        return get_calibration(run_if_missing=run)
+    except (ImportError, OSError, RuntimeError):
+        return None
+
+
+def _latency_estimate(entry: Any, constraints: Constraints, hardware: dict[str, Any] | None,
+                      calibration: Any) -> Figure | None:
+    try:
+        from selector.core.estimate.latency import estimate_latency
+        from selector.core.estimate.memory import Workload
+
+        est = estimate_latency(entry, Workload(mode="inference", batch_size=constraints.batch),
+                               constraints.device, calibration,
+                               device_name=_gpu_name(hardware, constraints.device))
+    except (ImportError, ValueError, KeyError, TypeError, ZeroDivisionError):
+        return None
+    if est is None:
+        return None
+    threads = calibration.threads if calibration is not None else None
+    return Figure(round(est.ms_per_batch, 3), ESTIMATED, "ms", batch=constraints.batch,
+                  dtype="fp32", threads=threads, device=constraints.device,
+                  method=f"estimate_latency: {est.method}",
+                  extra={"samples_per_s": round(est.samples_per_s, 3)})
+
+
+def _gpu_name(hardware: dict[str, Any] | None, device: str) -> str:
+    if not device.startswith("cuda") or not hardware:
+        return ""
+    index = int(device.split(":")[1]) if ":" in device else 0
+    for gpu in hardware.get("gpus") or []:
+        if gpu.get("index") == index:
+            return str(gpu.get("name") or "")
+    return ""
 
 
 def _add_finetune_estimate(cand: Candidate, entry: Any, constraints: Constraints) -> None:
