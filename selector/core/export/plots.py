@@ -2,7 +2,8 @@
 
 Each ``*_figure`` returns a matplotlib ``Figure`` or None when there is nothing to draw;
 :func:`to_svg` / :func:`to_png` turn it into bytes for the HTML (SVG) and PDF (PNG) sheets.
-Model names are drawn as plain text: ``$`` never switches to mathtext.
+Model and machine names are drawn as plain text: their ``$`` is escaped, so it never switches
+to mathtext (which the log-scale tick labels need).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ STATUS_STYLE = {
     "rejected": ("#c62828", "rejected"),
 }
 RC = {
-    "text.parse_math": False,
     "font.family": "DejaVu Sans",
     "font.size": 8.5,
     "axes.titlesize": 10,
@@ -48,7 +48,9 @@ def _rc():  # noqa: ANN202 - a context manager
 
 
 def short(name: str) -> str:
-    return name if len(name) <= _MAX_LABEL else name[: _MAX_LABEL - 1] + "…"
+    """A name as plain text on a plot: shortened, and ``$`` escaped so it is never mathtext."""
+    name = name if len(name) <= _MAX_LABEL else name[: _MAX_LABEL - 1] + "…"
+    return name.replace("$", r"\$")
 
 
 # ------------------------------------------------------------ accuracy vs latency
