@@ -111,3 +111,20 @@ def test_durations_parse():
     assert parse_duration("500ms") == 0.5 and parse_duration(3) == 3.0
     with pytest.raises(ValueError, match="not a duration"):
         parse_duration("soon")
+
+
+def test_cancelling_one_probe_lets_the_others_run_and_probes_can_be_added(tmp_path):
+    store = ResultStore(tmp_path / "r.sqlite")
+    hang, queued, last = fault("hang"), fault("finish"), fault("finish")
+    bench = BenchRun([hang, queued], store=store, free_mib=lambda d: None)
+    bench.cancel_probe(queued.id)  # skipped before it starts
+    ends = []
+    for event in bench.events():
+        if event.type == "log" and event.probe_id == hang.id:
+            threading.Timer(0.05, bench.cancel_probe, args=(hang.id,)).start()
+        if event.type == "end":
+            ends.append((event.result.id, event.result.status))
+            if event.result.id == hang.id:
+                bench.add(last)  # queued while the run goes on
+    assert ends == [(hang.id, "cancelled"), (queued.id, "cancelled"), (last.id, "finished")]
+    assert store.get_session(bench.session_id).status == "closed"

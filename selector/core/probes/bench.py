@@ -6,7 +6,8 @@ GUI shows: for each spec, the pre-flight check (a refused probe ends at once, re
 written to the store (one transaction) *before* its ``end`` event is yielded, so whatever
 happens to the app afterwards, a finished probe is on disk. ``cancel()`` (any thread) stops
 the probe in flight and skips the rest; the session then stays ``open`` so the GUI can
-resume or discard it. A session whose probes all ran is ``closed``.
+resume or discard it. A session whose probes all ran is ``closed``. ``cancel_probe(id)`` stops
+or skips one probe and lets the rest run; ``add(spec)`` queues another while it runs.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class BenchRun:
         self.results: list[ProbeResult] = []
         self.current: ProbeRun | None = None
         self._cancelled = threading.Event()
+        self._skipped: set[str] = set()
         self.session: Session | None = None
         if store is not None:
             if isinstance(session, str):
@@ -72,15 +74,32 @@ class BenchRun:
         if run is not None:
             run.cancel(reason)
 
+    def cancel_probe(self, probe_id: str, reason: str = "cancelled") -> None:
+        """Cancel one probe, in flight or queued; the others carry on. Thread-safe."""
+        self._skipped.add(probe_id)
+        run = self.current
+        if run is not None and run.spec.id == probe_id:
+            run.cancel(reason)
+
+    def add(self, spec: ProbeSpec) -> None:
+        """Queue one more probe, also while ``events()`` runs (it is picked up in turn)."""
+        self.specs.append(spec)
+
     def events(self) -> Iterator[ProbeEvent]:
         if self.hardware is None:  # every result records the machine it ran on
             from selector.core.hardware import detect_hardware
 
             self.hardware = detect_hardware(include_torch=False).to_dict()
-        count = len(self.specs)
-        for index, spec in enumerate(self.specs):
+        index = -1
+        while index + 1 < len(self.specs):
+            index += 1
+            spec, count = self.specs[index], len(self.specs)
             if self._cancelled.is_set():
                 break
+            if spec.id in self._skipped:
+                yield self._finish(_unrun(spec, rec.CANCELLED, "cancelled before it started"),
+                                   index, count)
+                continue
             spec.session_id = self.session_id
             try:
                 check_spec(spec, gpu_count=len(self.hardware.get("gpus") or []) if self.hardware else None)
@@ -106,8 +125,9 @@ class BenchRun:
                         yield event
             finally:
                 self.current = None
-            if run.result is not None and run.result.status == rec.CANCELLED:
-                self._cancelled.set()
+            if (run.result is not None and run.result.status == rec.CANCELLED
+                    and spec.id not in self._skipped):
+                self._cancelled.set()  # Ctrl-C or a cancel of the whole run, not of one row
         if self.store is not None and self.session is not None and not self._cancelled.is_set():
             self.store.set_session_status(self.session.id, SESSION_CLOSED)
 
