@@ -1,0 +1,168 @@
+"""The one-click benchmark: latency for every candidate, transferability for every candidate,
+then the quick fine-tune for the best few, as one session.
+
+``Funnel(entries, request).events()`` is the generator the desktop app runs in a worker
+thread (and any script can iterate): the probes' own events from :class:`BenchRun`, plus a
+``queued`` event whenever probes join the queue (the fine-tunes, once the transferability
+scores say which models deserve them). ``cancel()`` stops everything; ``cancel_probe(id)``
+one probe; finished probes are in the results store the moment they end.
+
+Which models get fine-tuned: the ``top_k`` best by the transferability ranking of this
+session (LogME, k-NN and linear probe combined) when at least two models were scored with
+pretrained weights; otherwise by published accuracy (scores of random-weight features say
+nothing of the pretrained model). Models whose earlier probes ran out of memory or crashed
+are passed over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from selector.core.catalog import filters
+from selector.core.catalog.entry import CatalogEntry
+from selector.core.data.dataset import DatasetSpec
+from selector.core.probes import events as ev
+from selector.core.probes.bench import BenchRun
+from selector.core.probes.events import ProbeEvent
+from selector.core.probes.registry import kinds
+from selector.core.probes.spec import ProbeSpec
+from selector.core.request import Request
+
+QUEUED = "queued"
+"""Event type: probes joined the queue (``data["specs"]``: their ``ProbeSpec.to_dict()``)."""
+_BAD_ENDS = {"out_of_memory", "crashed", "failed", "refused", "timed_out"}
+
+
+@dataclass
+class FunnelBudgets:
+    """Seconds each probe may measure (its soft budget)."""
+
+    latency_s: float = 20.0
+    transfer_s: float = 60.0
+    finetune_s: float = 60.0
+
+
+def available_kinds() -> set[str]:
+    return {k.name for k in kinds()}
+
+
+class Funnel:
+    def __init__(
+        self,
+        entries: list[CatalogEntry],
+        request: Request,
+        *,
+        store: Any = None,
+        hardware: dict[str, Any] | None = None,
+        budgets: FunnelBudgets | None = None,
+        top_k: int = 2,
+        session_name: str = "",
+        session: Any = None,
+        weights: str = "auto",
+        probe_params: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        self.entries = {e.id: e for e in entries}
+        self.request = request
+        self.budgets = budgets or FunnelBudgets()
+        self.top_k = top_k
+        self.weights = weights
+        self.params = probe_params or {}
+        offered = available_kinds()
+        self.stages = [k for k in ("latency", "transfer") if k in offered]
+        self.finetune_offered = "finetune" in offered and top_k > 0
+        first = [self._spec(kind, e) for kind in self.stages for e in entries]
+        self.bench = BenchRun(first, store=store, hardware=hardware, session=session,
+                              session_name=session_name or "one-click benchmark")
+        self.finetune_planned = False
+        self.ranking_note = ""
+
+    # ----------------------------------------------------------------- specs
+    def _data(self) -> dict[str, Any]:
+        return DatasetSpec(source=self.request.data).to_dict()
+
+    def _spec(self, kind: str, entry: CatalogEntry) -> ProbeSpec:
+        req = self.request
+        common = dict(model=entry.id, entry=entry.to_dict(), device=req.device, weights=self.weights,
+                      threads=req.threads, params=dict(self.params.get(kind, {})))
+        if kind == "latency":
+            return ProbeSpec(kind, batch_sizes=[req.batch_size], dtypes=[req.dtype],
+                             budget_s=self.budgets.latency_s, **common)
+        if kind == "transfer":
+            return ProbeSpec(kind, batch_sizes=[min(32, max(8, req.train_batch_size))],
+                             budget_s=self.budgets.transfer_s, data=self._data(), **common)
+        return ProbeSpec(kind, batch_sizes=[req.train_batch_size], budget_s=self.budgets.finetune_s,
+                         data=self._data(), **common)
+
+    @property
+    def specs(self) -> list[ProbeSpec]:
+        return self.bench.specs
+
+    @property
+    def session_id(self) -> str | None:
+        return self.bench.session_id
+
+    # --------------------------------------------------------------- control
+    def cancel(self) -> None:
+        self.bench.cancel()
+
+    def cancel_probe(self, probe_id: str) -> None:
+        self.bench.cancel_probe(probe_id)
+
+    # ------------------------------------------------------------------- run
+    def events(self) -> Iterator[ProbeEvent]:
+        first_count = len(self.bench.specs)
+        ended = 0
+        for event in self.bench.events():
+            yield event
+            if event.type != ev.END:
+                continue
+            ended += 1
+            if ended == first_count and self.finetune_offered and not self.bench.cancelled:
+                chosen = self.choose_finetune(self.bench.results)
+                self.finetune_planned = True
+                specs = [self._spec("finetune", self.entries[m]) for m in chosen]
+                for spec in specs:
+                    self.bench.add(spec)
+                if specs:
+                    yield ProbeEvent(QUEUED, message=self.ranking_note,
+                                     data={"specs": [s.to_dict() for s in specs]})
+
+    def choose_finetune(self, results: list[Any]) -> list[str]:
+        """The ``top_k`` models to fine-tune, from this session's results so far."""
+        bad = {r.model_id for r in results if r.status in _BAD_ENDS}
+        candidates = [m for m in self.entries if m not in bad]
+        scored = {
+            r.model_id: r for r in results
+            if r.kind == "transfer" and r.status == "finished" and r.model_id in candidates
+            and r.weights == "pretrained"
+        }
+        order: list[str] = []
+        if len(scored) >= 2:
+            order = _transfer_order(scored)
+            if order:
+                self.ranking_note = ("fine-tuning the best by transferability on your data: "
+                                     + ", ".join(order[: self.top_k]))
+        if not order:
+            order = sorted(candidates, key=lambda m: -(filters.accuracy(self.entries[m]) or -1.0))
+            self.ranking_note = ("fine-tuning the best by published accuracy (no transferability "
+                                 "scores from pretrained weights): " + ", ".join(order[: self.top_k]))
+        order += [m for m in candidates if m not in order]
+        return order[: self.top_k]
+
+
+def _transfer_order(scored: dict[str, Any]) -> list[str]:
+    from selector.core.transfer import rank_candidates
+
+    rows = {}
+    for model_id, result in scored.items():
+        row = next(iter(result.rows or []), None)
+        if isinstance(row, dict) and "logme" in row:
+            rows[model_id] = row
+    if len(rows) < 2:
+        return []
+    try:
+        ranking = rank_candidates(rows)
+    except Exception:  # noqa: BLE001 - a ranking that cannot be made falls back to the prior
+        return []
+    return [c.model for c in sorted(ranking.candidates, key=lambda c: c.position)]
