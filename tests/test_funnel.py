@@ -47,25 +47,39 @@ def test_finetune_follows_the_transfer_ranking_with_pretrained_weights():
 
 
 @pytest.mark.slow
-def test_a_real_funnel_on_tiny_models(tmp_path):
+def test_a_real_funnel_on_tiny_models_interrupted_then_resumed(tmp_path):
+    from selector.core.catalog.catalog import Catalog
     from selector.core.models import resolve_model
 
     entries = [resolve_model("test_resnet"), resolve_model("test_vit")]
+    catalog = Catalog({e.id: e for e in entries})
     store = ResultStore(tmp_path / "r.sqlite")
     quick = {"warmup_iters": 1, "warmup_s": 0.0, "min_iters": 3, "min_time_s": 0.1}
+    params = {"latency": quick, "transfer": {"max_items": 60}}
     funnel = Funnel(entries, Request(batch_size=2, train_batch_size=4), store=store, top_k=1,
                     budgets=FunnelBudgets(latency_s=2, transfer_s=5, finetune_s=3),
-                    probe_params={"latency": quick, "transfer": {"max_items": 60}})
+                    probe_params=params)
+    first = []
+    for event in funnel.events():  # the app is "closed" after the first probe
+        if event.type == "end":
+            first.append(event.result)
+            break
+    assert first[0].status == "finished"
+    assert store.get_session(funnel.session_id).status == "open"
+
+    resumed = Funnel.resume(store, funnel.session_id, catalog, probe_params=params)
+    assert first[0].id not in {s.id for s in resumed.specs}
+    assert (first[0].model_id, first[0].kind) not in {(s.model, s.kind) for s in resumed.specs}
     ends, queued = [], []
-    for event in funnel.events():
+    for event in resumed.events():
         if event.type == "end":
             ends.append((event.result.model_id, event.result.kind, event.result.status))
         elif event.type == QUEUED:
             queued.extend(s["model"] for s in event.data["specs"])
-    kinds = [k for _, k, _ in ends]
-    assert kinds.count("latency") == 2 and kinds.count("finetune") == 1
-    assert len(queued) == 1 and ends[-1][:2] == (queued[0], "finetune")
     assert all(status == "finished" for *_, status in ends), ends
+    assert len(queued) == 1 and ends[-1][:2] == (queued[0], "finetune")
     stored = store.session_results(funnel.session_id)
-    assert len(stored) == len(ends)
+    kinds = sorted(r.kind for r in stored)
+    assert kinds.count("latency") == 2 and kinds.count("finetune") == 1
+    assert len(stored) == 1 + len(ends)
     assert store.get_session(funnel.session_id).status == "closed"

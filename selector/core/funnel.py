@@ -16,7 +16,8 @@ are passed over.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from typing import Any, Iterator
 
 from selector.core.catalog import filters
@@ -61,6 +62,7 @@ class Funnel:
         session: Any = None,
         weights: str = "auto",
         probe_params: dict[str, dict[str, Any]] | None = None,
+        previous: list[Any] | None = None,
     ) -> None:
         self.entries = {e.id: e for e in entries}
         self.request = request
@@ -68,14 +70,43 @@ class Funnel:
         self.top_k = top_k
         self.weights = weights
         self.params = probe_params or {}
+        self.previous = list(previous or [])
+        """Results of an earlier, interrupted run of this session (resume)."""
         offered = available_kinds()
         self.stages = [k for k in ("latency", "transfer") if k in offered]
         self.finetune_offered = "finetune" in offered and top_k > 0
-        first = [self._spec(kind, e) for kind in self.stages for e in entries]
-        self.bench = BenchRun(first, store=store, hardware=hardware, session=session,
-                              session_name=session_name or "one-click benchmark")
+        done = {(r.model_id, r.kind) for r in self.previous if r.status == "finished"}
+        first = [self._spec(kind, e) for kind in self.stages for e in entries
+                 if (e.id, kind) not in done]
+        if store is not None and session is None:
+            session = store.create_session(session_name or "one-click benchmark", hardware,
+                                           notes=json.dumps(self.plan()))
+        self.bench = BenchRun(first, store=store, hardware=hardware, session=session)
         self.finetune_planned = False
         self.ranking_note = ""
+
+    def plan(self) -> dict[str, Any]:
+        """What this run set out to do, kept with the session so it can be resumed."""
+        return {"funnel": 1, "request": self.request.to_dict(), "models": list(self.entries),
+                "top_k": self.top_k, "budgets": asdict(self.budgets)}
+
+    @classmethod
+    def resume(cls, store: Any, session_id: str, catalog: Any, **kwargs: Any) -> "Funnel":
+        """Go on with an interrupted session: what finished is kept, the rest runs."""
+        from selector.core.errors import SelectorError
+
+        session = store.get_session(session_id)
+        try:
+            plan = json.loads(session.notes or "{}")
+        except ValueError:
+            plan = {}
+        if plan.get("funnel") != 1:
+            raise SelectorError(f"session {session.id} was not started by the one-click benchmark")
+        entries = [catalog.get(m) for m in plan["models"] if m in catalog]
+        previous = store.session_results(session.id)
+        return cls(entries, Request.from_dict(plan["request"]), store=store, session=session,
+                   hardware=session.hardware, top_k=plan.get("top_k", 2),
+                   budgets=FunnelBudgets(**plan.get("budgets", {})), previous=previous, **kwargs)
 
     # ----------------------------------------------------------------- specs
     def _data(self) -> dict[str, Any]:
@@ -111,6 +142,8 @@ class Funnel:
 
     # ------------------------------------------------------------------- run
     def events(self) -> Iterator[ProbeEvent]:
+        if not self.bench.specs:
+            yield from self._plan_finetune()
         first_count = len(self.bench.specs)
         ended = 0
         for event in self.bench.events():
@@ -118,15 +151,22 @@ class Funnel:
             if event.type != ev.END:
                 continue
             ended += 1
-            if ended == first_count and self.finetune_offered and not self.bench.cancelled:
-                chosen = self.choose_finetune(self.bench.results)
-                self.finetune_planned = True
-                specs = [self._spec("finetune", self.entries[m]) for m in chosen]
-                for spec in specs:
-                    self.bench.add(spec)
-                if specs:
-                    yield ProbeEvent(QUEUED, message=self.ranking_note,
-                                     data={"specs": [s.to_dict() for s in specs]})
+            if ended == first_count:
+                yield from self._plan_finetune()
+
+    def _plan_finetune(self) -> Iterator[ProbeEvent]:
+        if not self.finetune_offered or self.bench.cancelled or self.finetune_planned:
+            return
+        self.finetune_planned = True
+        results = self.previous + self.bench.results
+        tuned = {r.model_id for r in self.previous if r.kind == "finetune" and r.status == "finished"}
+        chosen = [m for m in self.choose_finetune(results) if m not in tuned]
+        specs = [self._spec("finetune", self.entries[m]) for m in chosen]
+        for spec in specs:
+            self.bench.add(spec)
+        if specs:
+            yield ProbeEvent(QUEUED, message=self.ranking_note,
+                             data={"specs": [s.to_dict() for s in specs]})
 
     def choose_finetune(self, results: list[Any]) -> list[str]:
         """The ``top_k`` models to fine-tune, from this session's results so far."""
