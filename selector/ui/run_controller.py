@@ -1,0 +1,98 @@
+"""RunController: runs the core's Funnel in a worker thread and relays what happens as signals.
+
+The GUI thread never waits on a probe: the funnel's generator is iterated by a superqt
+worker; each event arrives on the GUI thread through ``yielded`` and is turned into a
+signal the panels and plots listen to. Cancel (one probe or all) goes straight to the core,
+which is thread-safe. On shutdown the run is cancelled and the worker waited for, so no
+thread and no probe process outlives the window.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from selector.core.catalog.entry import CatalogEntry
+from selector.core.funnel import QUEUED, Funnel, FunnelBudgets
+from selector.core.probes import events as ev
+from selector.core.probes.events import ProbeEvent
+from selector.core.request import Request
+from selector.ui.workers import WorkerPool
+
+log = logging.getLogger(__name__)
+
+
+class RunController(QObject):
+    sig_queued = Signal(str, str, str)
+    """(probe id, model id, probe kind): a row for the queue."""
+    sig_event = Signal(object)
+    """Every ProbeEvent, on the GUI thread."""
+    sig_loss = Signal(str, int, float)
+    """(model id, optimizer step, training loss) of a running fine-tune."""
+    sig_probe_done = Signal(object)
+    """The ProbeResult of a probe that ended (already in the results store)."""
+    sig_run_started = Signal(str)
+    sig_run_finished = Signal(str)
+    """Session id; emitted however the run ended."""
+    sig_note = Signal(str)
+
+    def __init__(self, workers: WorkerPool, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.workers = workers
+        self.funnel: Funnel | None = None
+        self._worker = None
+
+    @property
+    def running(self) -> bool:
+        return self._worker is not None
+
+    def start(self, entries: list[CatalogEntry], request: Request, *, store: Any = None,
+              hardware: dict[str, Any] | None = None, budgets: FunnelBudgets | None = None,
+              top_k: int = 2, probe_params: dict[str, dict[str, Any]] | None = None,
+              session: Any = None) -> Funnel:
+        if self.running:
+            raise RuntimeError("a benchmark is already running")
+        self.funnel = Funnel(entries, request, store=store, hardware=hardware, budgets=budgets,
+                             top_k=top_k, probe_params=probe_params, session=session,
+                             session_name=f"{request.task} on {request.device}")
+        for spec in self.funnel.specs:
+            self.sig_queued.emit(spec.id, spec.model, spec.kind)
+        session_id = self.funnel.session_id or ""
+        self._worker = self.workers.start("Benchmark", self.funnel.events, on_yield=self._on_event)
+        self._worker.finished.connect(lambda sid=session_id: self._on_finished(sid))
+        self.sig_run_started.emit(session_id)
+        return self.funnel
+
+    def cancel_probe(self, probe_id: str) -> None:
+        if self.funnel is not None:
+            self.funnel.cancel_probe(probe_id)
+
+    def cancel_all(self) -> None:
+        if self.funnel is not None:
+            self.funnel.cancel()
+
+    def shutdown(self) -> None:
+        """Cancel the run (the core kills the probe process) and stop iterating."""
+        self.cancel_all()
+        if self._worker is not None:
+            self._worker.quit()
+
+    # ---------------------------------------------------------------- events
+    def _on_event(self, event: ProbeEvent) -> None:
+        if event.type == QUEUED:
+            for spec in event.data.get("specs", []):
+                self.sig_queued.emit(spec["id"], spec["model"], spec["kind"])
+            if event.message:
+                self.sig_note.emit(event.message)
+            return
+        self.sig_event.emit(event)
+        if event.type == ev.PROGRESS and event.loss is not None and event.kind == "finetune":
+            self.sig_loss.emit(event.model_id, int(event.step or 0), float(event.loss))
+        elif event.type == ev.END and event.result is not None:
+            self.sig_probe_done.emit(event.result)
+
+    def _on_finished(self, session_id: str) -> None:
+        self._worker = None
+        self.sig_run_finished.emit(session_id)

@@ -1,0 +1,68 @@
+"""ShortlistDialog: the models the one-click benchmark will measure, before it starts.
+
+It lists the core's shortlist (each with why it was picked) plus the models selected in the
+catalog table; unticking removes a model, selecting more rows in the catalog before clicking
+adds them.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from selector.core.catalog.entry import CatalogEntry
+from selector.core.shortlist import ShortlistItem
+
+
+class ShortlistDialog(QDialog):
+    def __init__(self, items: list[ShortlistItem], extra: list[CatalogEntry], top_k: int,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Benchmark these models?")
+        self.resize(720, 420)
+        intro = QLabel(
+            "Latency and transferability are measured for every ticked model; the best "
+            f"{top_k} by transferability on your data are then fine-tuned. Untick to remove a "
+            "model; to add one, select it in the catalog before clicking the button.")
+        intro.setWordWrap(True)
+        self.list = QListWidget()
+        self._entries: dict[str, CatalogEntry] = {}
+        for item in items:
+            self._add(item.entry, item.reason)
+        for entry in extra:
+            if entry.id not in self._entries:
+                self._add(entry, "selected in the catalog")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(buttons)
+
+    def _add(self, entry: CatalogEntry, reason: str) -> None:
+        item = QListWidgetItem(f"{entry.id}\n    {reason}")
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        item.setCheckState(Qt.CheckState.Checked)
+        item.setData(Qt.ItemDataRole.UserRole, entry.id)
+        item.setToolTip(reason)
+        self.list.addItem(item)
+        self._entries[entry.id] = entry
+
+    def chosen(self) -> list[CatalogEntry]:
+        out = []
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            if item.checkState() == Qt.CheckState.Checked:
+                out.append(self._entries[item.data(Qt.ItemDataRole.UserRole)])
+        return out
