@@ -113,9 +113,14 @@ def test_training_breakdown_follows_optimizer_and_dtype():
     assert adamw.gradients_mib == pytest.approx(weights, rel=0.01)
     assert adamw.optimizer_mib >= 2 * weights * 0.99
     assert sgd.optimizer_mib == pytest.approx(weights, rel=0.01)
-    half = estimate_memory(entry, Workload(mode="train", batch_size=8, dtype="fp16"))
+    fp32_gpu = estimate_memory(entry, Workload(mode="train", batch_size=8), "cuda")
+    half = estimate_memory(entry, Workload(mode="train", batch_size=8, dtype="fp16"), "cuda")
     assert half.weights_mib == pytest.approx(adamw.weights_mib / 2, rel=0.01)
-    assert half.activations_mib < 0.6 * adamw.activations_mib
+    assert half.activations_mib < 0.6 * fp32_gpu.activations_mib
+    amp = estimate_memory(entry, Workload(mode="train", batch_size=8, dtype="amp"), "cuda")
+    assert amp.weights_mib == pytest.approx(fp32_gpu.weights_mib)  # fp32 master weights
+    assert half.activations_mib < amp.activations_mib < fp32_gpu.activations_mib
+    assert "AMP precisions traced" in amp.method
     parts = (adamw.weights_mib + adamw.gradients_mib + adamw.optimizer_mib + adamw.activations_mib
              + adamw.allocator_mib + adamw.overhead_mib)
     assert adamw.total_mib == pytest.approx(parts)

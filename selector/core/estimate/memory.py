@@ -47,9 +47,12 @@ CPU_MALLOC = {"inference": (40.0, 0.25), "train": (40.0, 0.3)}
 """glibc malloc allowance on CPU, (MiB, fraction of activations + gradients): tensors under
 glibc's (dynamic, up to 32 MiB) mmap threshold come from the heap, which keeps freed memory
 and fragments; fitted on tests/benchmarks/memory_validation.py (see its table)."""
-AMP_ACTIVATION_SCALE = {"conv": 0.5, "attention": 0.6}
-"""Activations under autocast, relative to the fp32 trace: matmul/conv outputs are fp16, but
-layer norms, softmax and residual sums of transformers stay fp32."""
+CPU_LOW_PRECISION_SCALE = 0.75
+"""Activations of bf16/fp16/AMP work on CPU relative to fp32: CPU kernels keep fp32 buffers
+(the math attention path upcasts; oneDNN reorders); measured 0.57-0.92 on tiny ViT, ResNet and
+BERT training (``tests/test_estimate_memory.py`` models, plain malloc)."""
+AMP_ACTIVATION_SCALE = 0.6
+"""Activations under autocast relative to fp32, for profiles traced before AMP was tracked."""
 
 
 @dataclass
@@ -218,10 +221,6 @@ def _from_profile(
     entry: CatalogEntry, profile: dict[str, Any], workload: Workload, device_kind: str
 ) -> tuple[tuple[float, float, float, float], str]:
     p_scale, a_scale = _dtype_scales(workload.dtype)
-    has_attention = profile.get("attention", {}).get("calls", 0) > 0
-    amp = workload.dtype == "amp"
-    if amp:
-        a_scale = AMP_ACTIVATION_SCALE["attention" if has_attention else "conv"]
     b = workload.batch_size
     r = _size_ratio(entry, profile, workload)
     weights = (profile["param_bytes"] + profile["buffer_bytes"]) * p_scale
@@ -229,16 +228,16 @@ def _from_profile(
     if profile.get("kind") != "text":
         input_bytes *= p_scale
     trainable = profile["trainable_param_bytes"] * p_scale
-    if amp:  # autocast keeps an fp16 copy of every weight it casts for the step
-        input_bytes += trainable * 0.5
-    notes = []
+    notes: list[str] = []
     if not workload.training:
-        acts = _envelope(_points(profile["inference"], device_kind), b, r, a_scale, 0.0) + input_bytes
+        points, a_scale = _points(profile["inference"], device_kind, workload, a_scale, notes)
+        acts = _envelope(points, b, r, a_scale, 0.0) + input_bytes
         return (weights, 0.0, 0.0, acts), _method(profile, "inference forward", notes)
 
     section, label = _train_section(profile, workload, device_kind, notes)
     grads = trainable
-    peak_bwd = _envelope(_points(profile[section], device_kind), b, r, a_scale, p_scale)
+    points, a_scale = _points(profile[section], device_kind, workload, a_scale, notes)
+    peak_bwd = _envelope(points, b, r, a_scale, p_scale)
     state = trainable * (2.0 if workload.optimizer == "adamw" else 1.0)
     if workload.optimizer == "adamw":
         temp = trainable if device_kind == "cuda" else 2.0 * profile["largest_param_bytes"] * p_scale
@@ -279,11 +278,26 @@ def _train_section(
     return section, labels[section]
 
 
-def _points(section: dict[str, Any], device_kind: str) -> list[list[float]]:
-    """The CPU envelope includes oneDNN's blocked copies around convolutions."""
+def _points(
+    section: dict[str, Any], device_kind: str, workload: Workload, a_scale: float, notes: list[str]
+) -> tuple[list[list[float]], float]:
+    """The envelope to use and the scale to apply to it.
+
+    AMP uses the envelope traced with autocast's precisions (already in AMP bytes); the CPU
+    envelope includes oneDNN's blocked copies around convolutions.
+    """
+    if device_kind == "cpu" and workload.dtype != "fp32":
+        notes.append(f"{workload.dtype} on CPU: activations at {CPU_LOW_PRECISION_SCALE} of fp32")
+        return section.get("peak_cpu") or section["peak"], CPU_LOW_PRECISION_SCALE
+    if workload.dtype == "amp":
+        if section.get("peak_amp"):
+            notes.append("AMP precisions traced per tensor")
+            return section["peak_amp"], 1.0
+        notes.append("AMP approximated from the fp32 trace")
+        return section["peak"], AMP_ACTIVATION_SCALE
     if device_kind == "cpu" and section.get("peak_cpu"):
-        return section["peak_cpu"]
-    return section["peak"]
+        return section["peak_cpu"], a_scale
+    return section["peak"], a_scale
 
 
 def _envelope(points: list[list[float]], b: int, r: float, a_scale: float, g_scale: float) -> float:

@@ -196,7 +196,8 @@ class _Run:
 
     def result(self) -> dict[str, Any]:
         t = self.tracker
-        out: dict[str, Any] = {"peak": t.envelope(), "peak_cpu": t.envelope(cpu=True), "ops": self.ops}
+        out: dict[str, Any] = {"peak": t.envelope(), "peak_cpu": t.envelope("cpu"),
+                               "peak_amp": t.envelope("amp"), "ops": self.ops}
         if t.saved is not None:
             out["saved"] = t.per_sample(t.saved)
         else:

@@ -54,7 +54,15 @@ def _probe_weights(kind: str) -> list[tuple[float, ...]]:
 
 
 class Tracker:
-    """The dispatch mode: live bytes per class, by storage, and the envelope of peaks."""
+    """The dispatch mode: live bytes per class, by storage, and the envelope of peaks.
+
+    Alongside the fp32 bytes it keeps what the same tensors would take under autocast (AMP):
+    outputs of matmuls and convolutions are half precision, norms, softmax and losses stay
+    fp32, other ops follow their inputs (a half tensor times an fp32 parameter is fp32, as in
+    PyTorch's type promotion; batch norm keeps its input's precision). A matmul that takes an
+    fp32 activation saves a half copy instead, and each weight a matmul or convolution uses is
+    cast once to a half copy that lives for the step (autocast's cache).
+    """
 
     def __init__(self, rules: ShapeRules) -> None:
         from torch.utils._python_dispatch import TorchDispatchMode
@@ -67,13 +75,17 @@ class Tracker:
 
         self.mode = Mode()
         self.rules = rules
-        self.live: dict[int, list] = {}  # id(storage) -> [nbytes, class, weakref]
+        self.live: dict[int, list] = {}  # id(storage) -> [nbytes, class, weakref, amp bytes, half]
         self.tainted: set[int] = set()
         self.external: set[int] = set()
+        self.weight_keys: set[int] = set()
+        self.cast: set[int] = set()
         self.totals = [0, 0, 0, 0, 0]
+        self.amp = [0.0, 0.0, 0.0, 0.0, 0.0]
         self.weights = _probe_weights(rules.kind)
         self.best = [(-1.0, None)] * len(self.weights)
         self.best_cpu = [(-1.0, None)] * len(self.weights)
+        self.best_amp = [(-1.0, None)] * len(self.weights)
         self.saved: list[int] | None = None
         self.ops = 0
         self.data_dependent = 0
@@ -88,7 +100,7 @@ class Tracker:
         self.mode.__exit__(*exc)
 
     # -- storages
-    def _track(self, tensor: Any, tainted: bool, elementwise: bool) -> None:
+    def _track(self, tensor: Any, tainted: bool, elementwise: bool, half: bool) -> None:
         storage = tensor.untyped_storage()
         key = id(storage)
         if key in self.live or key in self.external:
@@ -98,8 +110,12 @@ class Tracker:
             cls = self.rules.per_sample_class(tuple(tensor.shape))
         else:
             cls = FIXED
-        self.live[key] = [nbytes, cls, weakref.ref(storage, lambda _r, k=key: self._freed(k))]
+        half = half and tensor.is_floating_point()
+        amp = nbytes / 2 if half else float(nbytes)
+        ref = weakref.ref(storage, lambda _r, k=key: self._freed(k))
+        self.live[key] = [nbytes, cls, ref, amp, half]
         self.totals[cls] += nbytes
+        self.amp[cls] += amp
         if elementwise:
             self.written[cls != FIXED] += nbytes
         if tainted:
@@ -109,7 +125,18 @@ class Tracker:
         record = self.live.pop(key, None)
         if record is not None:
             self.totals[record[1]] -= record[0]
+            self.amp[record[1]] -= record[3]
         self.tainted.discard(key)
+
+    def _reclass(self, record: list, cls: int | None = None, amp: float | None = None) -> None:
+        self.totals[record[1]] -= record[0]
+        self.amp[record[1]] -= record[3]
+        if cls is not None:
+            record[1] = cls
+        if amp is not None:
+            record[3] = amp
+        self.totals[record[1]] += record[0]
+        self.amp[record[1]] += record[3]
 
     def taint_input(self, tensor: Any) -> None:
         """Mark an input: what derives from it is per sample (its own bytes are counted apart)."""
@@ -120,7 +147,9 @@ class Tracker:
     def exclude(self, tensors: Any) -> None:
         """Storages that exist before the run (weights, buffers): their views cost nothing."""
         for t in tensors:
-            self.external.add(id(t.untyped_storage()))
+            key = id(t.untyped_storage())
+            self.external.add(key)
+            self.weight_keys.add(key)
 
     def on_grad(self, param: Any) -> None:
         grad = param.grad
@@ -128,9 +157,7 @@ class Tracker:
             return
         record = self.live.get(id(grad.untyped_storage()))
         if record is not None and record[1] != GRADS:
-            self.totals[record[1]] -= record[0]
-            record[1] = GRADS
-            self.totals[GRADS] += record[0]
+            self._reclass(record, GRADS, float(record[0]))  # .grad is fp32 under AMP too
         self._observe()
 
     # -- the dispatch hook
@@ -142,24 +169,50 @@ class Tracker:
             return False if args[0].dtype == torch.bool else 1
         out = func(*args, **kwargs)
         self.ops += 1
-        tainted = False
-        for t in _tensors(args):
+        tainted, half = False, self._half_output(func, args)
+        for t in _tensors((args, kwargs)):
             if id(t.untyped_storage()) in self.tainted:
                 tainted = True
                 break
-        if not tainted:
-            for t in _tensors(kwargs):
-                if id(t.untyped_storage()) in self.tainted:
-                    tainted = True
-                    break
         elementwise = func not in _mac_ops()
         for t in _tensors(out):
-            self._track(t, tainted, elementwise)
+            self._track(t, tainted, elementwise, half)
         extra = self._count_macs(func, args, out)
         self._observe()
         if extra is not None:
             self._observe(extra, cpu_only=True)
         return out
+
+    def _half_output(self, func: Any, args: tuple) -> bool:
+        """Whether ``func``'s outputs are half precision under autocast (see the class doc)."""
+        kind = _amp_kind(func)
+        if kind == "fp32":
+            return False
+        if kind == "half":
+            for t in _tensors(args):
+                if not t.is_floating_point():
+                    continue
+                key = id(t.untyped_storage())
+                if key in self.weight_keys:
+                    if key not in self.cast:  # autocast's cached half copy of the weight
+                        self.cast.add(key)
+                        self.amp[FIXED] += t.untyped_storage().nbytes() / 2
+                    continue
+                record = self.live.get(key)
+                if record is not None and not record[4]:  # saved as a half copy instead
+                    record[4] = True
+                    self._reclass(record, amp=record[0] / 2)
+            return True
+        floats = [t for t in _tensors(args) if t.is_floating_point()]
+        if kind == "first":
+            floats = floats[:1]
+        if not floats:
+            return False
+        for t in floats:
+            record = self.live.get(id(t.untyped_storage()))
+            if record is None or not record[4]:
+                return False
+        return True
 
     def _observe(self, extra: tuple[int, int] | None = None, cpu_only: bool = False) -> None:
         """Keep the moment if it is the highest so far for some probe workload.
@@ -171,7 +224,11 @@ class Tracker:
         if extra is not None:
             totals[FIXED] += extra[0]
             totals[LIN] += extra[1]
-        bests = (self.best_cpu,) if cpu_only else (self.best, self.best_cpu)
+        self._keep(totals, (self.best_cpu,) if cpu_only else (self.best, self.best_cpu))
+        if not cpu_only:
+            self._keep(self.amp, (self.best_amp,))
+
+    def _keep(self, totals: list, bests: tuple) -> None:
         b = self.rules.batch
         for i, w in enumerate(self.weights):
             value = totals[0] * w[0] + totals[1] * w[1] + (
@@ -187,9 +244,9 @@ class Tracker:
         b = self.rules.batch
         return [float(totals[0]), float(totals[1]), totals[2] / b, totals[3] / b, totals[4] / b]
 
-    def envelope(self, cpu: bool = False) -> list[list[float]]:
+    def envelope(self, which: str = "") -> list[list[float]]:
         points = []
-        for _value, totals in self.best_cpu if cpu else self.best:
+        for _value, totals in {"": self.best, "cpu": self.best_cpu, "amp": self.best_amp}[which]:
             if totals is None:
                 continue
             point = [round(x, 1) for x in self.per_sample(totals)]
@@ -220,6 +277,35 @@ class Tracker:
 
 
 _MAC_OPS: set | None = None
+_AMP_KINDS: dict | None = None
+
+
+def _amp_kind(func: Any) -> str:
+    """``half`` (autocast runs it in fp16/bf16), ``fp32``, ``first`` (follows its first input)
+    or ``promote`` (follows all its floating inputs)."""
+    global _AMP_KINDS
+    if _AMP_KINDS is None:
+        import torch
+
+        aten = torch.ops.aten
+        half = [aten.convolution, aten.convolution_backward, aten.mm, aten.bmm, aten.addmm,
+                aten.baddbmm, aten.addbmm]
+        fp32 = [aten._softmax, aten._log_softmax, aten._safe_softmax, aten.native_layer_norm,
+                aten.native_group_norm, aten.exp, aten.log, aten.pow, aten.rsqrt, aten.reciprocal,
+                aten.sum, aten.cumsum, aten.logsumexp, aten.nll_loss_forward, aten.norm,
+                aten.linalg_vector_norm, aten.mse_loss, aten.binary_cross_entropy_with_logits]
+        kinds = {}
+        for packet, kind in [(p, "half") for p in half] + [(p, "fp32") for p in fp32]:
+            for overload in packet.overloads():
+                kinds[getattr(packet, overload)] = kind
+        _AMP_KINDS = kinds
+    kind = _AMP_KINDS.get(func)
+    if kind is None:
+        kind = "first" if "batch_norm" in func.__name__ else "promote"
+        _AMP_KINDS[func] = kind
+    return kind
+
+
 
 
 def _mac_ops() -> set:
