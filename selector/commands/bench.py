@@ -40,9 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("models", nargs="+", metavar="MODEL",
                         help="catalog ids, timm architectures, or local model folders")
     parser.add_argument("--probe", default="latency", type=_csv,
-                        help="probes to run, comma-separated: latency, finetune (default: latency)")
+                        help="probes to run, comma-separated: latency, finetune, transfer (default: latency)")
     parser.add_argument("--data", metavar="PATH|sample",
-                        help="fine-tune data: an image folder (one sub-folder per class), a .csv/.tsv/"
+                        help="fine-tune and transfer data: an image folder (one sub-folder per class), a .csv/.tsv/"
                              ".jsonl text file, or 'sample' for the built-in sample data")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument("--batch", type=_ints, metavar="B1,B2",
@@ -96,15 +96,17 @@ def build_specs(args: argparse.Namespace, entries: list) -> list:
                                  ("channels_last", args.channels_last or None)) if v is not None}
     finetune = {k: v for k, v in (("lr", args.lr), ("train_mode", args.train_mode),
                                   ("amp", False if args.no_amp else None)) if v is not None}
+    transfer = {"max_items": args.max_items} if args.max_items else {}
+    params = {"latency": latency, "finetune": finetune, "transfer": transfer}
+    sizes = {"finetune": [train_batch], "transfer": [max(args.batch) if args.batch else 32]}
     specs = []
     for entry in entries:
         for kind in args.probe:
             specs.append(ProbeSpec(
                 kind=kind, model=entry.id, entry=entry.to_dict(), device=args.device,
-                weights=args.weights, batch_sizes=[train_batch] if kind == "finetune" else batches,
+                weights=args.weights, batch_sizes=sizes.get(kind, batches),
                 dtypes=args.dtype, threads=args.threads, budget_s=args.budget, timeout_s=args.timeout,
-                data=data if kind != "latency" else None,
-                params=latency if kind == "latency" else finetune if kind == "finetune" else {},
+                data=data if kind != "latency" else None, params=params.get(kind, {}),
                 force=args.force,
             ))
     return specs
@@ -123,8 +125,9 @@ def run(args: argparse.Namespace) -> int:
     for name in args.probe:
         if name not in offered:
             raise SelectorError(f"unknown probe {name!r}: choose from {', '.join(offered)}")
-    if args.data is None and "finetune" in args.probe:
-        raise SelectorError("--probe finetune needs --data FOLDER|FILE|sample")
+    for name in ("finetune", "transfer"):
+        if args.data is None and name in args.probe:
+            raise SelectorError(f"--probe {name} needs --data FOLDER|FILE|sample")
     from selector.core.catalog.catalog import load_catalog
 
     catalog = load_catalog()
@@ -144,10 +147,15 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         import json
 
+        from selector.core.transfer.session import rank_session
+
+        ranked = rank_session(store.session_results(bench.session_id) if args.session else results)
         print(json.dumps({"session": bench.session_id, "database": str(store.path),
-                          "results": [_without_events(r) for r in results]}, indent=2))
+                          "results": [_without_events(r) for r in results],
+                          **({"transfer": ranked.to_dict()} if not ranked.empty else {})}, indent=2))
     else:
-        print_results(results, bench.session_id, store.path)
+        print_results(results, bench.session_id, store.path,
+                      session_results=store.session_results(bench.session_id) if args.session else None)
     if interrupted:
         return 130
     return 0 if results and all(r.ok for r in results) else 1
@@ -252,7 +260,10 @@ def _show(progress, tasks: dict, event) -> None:  # noqa: ANN001
 
 
 # ----------------------------------------------------------------- the final table
-def print_results(results: list, session_id: str | None, db_path) -> None:  # noqa: ANN001
+def print_results(results: list, session_id: str | None, db_path,  # noqa: ANN001
+                  session_results: list | None = None) -> None:
+    """The final tables. ``session_results``: every result of the session (when this run added
+    to an earlier one), for the transfer ranking across all its models."""
     from rich.console import Console
     from rich.table import Table
 
@@ -293,6 +304,9 @@ def print_results(results: list, session_id: str | None, db_path) -> None:  # no
         console.print(table)
         if any(rep.oom_step_downs for rep in tunes):
             console.print("* batch stepped down after running out of memory", style="dim")
+    from selector.commands.bench_transfer import print_transfer
+
+    print_transfer(console, session_results if session_results is not None else results)
     for result in results:
         if not result.ok:
             console.print(f"[red]{result.model_id} {result.kind}: {result.status_words}[/]: {result.message}")

@@ -65,6 +65,9 @@ _BUILTIN = [
     ProbeKind("finetune", "selector.core.probes.kinds.finetune:run",
               "a quick fine-tune on your data: step time, memory, accuracy before and after",
               needs_data=True),
+    ProbeKind("transfer", "selector.core.probes.kinds.transfer:run",
+              "transferability: frozen-feature scores (LogME, k-NN, linear probe) on your data",
+              needs_data=True),
     ProbeKind("fault", "selector.core.probes.kinds.fault:run",
               "test only: fails on purpose (exit, MemoryError, hang, kill)", hidden=True),
 ]

@@ -337,9 +337,11 @@ def _add_finetune_estimate(cand: Candidate, entry: Any, constraints: Constraints
 
 
 def _add_transfer(cands: list[Candidate], results: list[Any]) -> None:
-    """Transferability rows of the session, ranked together (same samples and labels)."""
-    rows = {r.model_id: r.rows[0] for r in results
-            if r.kind == "transfer" and r.status == "finished" and r.rows}
+    """Transferability rows of the session, ranked together (same samples and labels; models
+    probed with architecture-only weights are left out: their scores describe random features)."""
+    from selector.core.transfer.session import comparable_rows
+
+    rows = comparable_rows(results)
     if not rows:
         return
     try:
