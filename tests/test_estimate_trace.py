@@ -71,3 +71,13 @@ def test_text_entry_uses_its_sequence_length():
     entry = CatalogEntry("tiny", "transformers", TEXT, "bert", "bert", input_size=(64,))
     profile = profile_entry(model, entry)
     assert profile["traced"]["seq_len"] == 64 and profile["input_bytes_per_sample"] == 64 * 8
+
+
+def test_ensure_profile_traces_an_entry_that_has_none():
+    from selector.core.estimate.trace import ensure_profile
+
+    entry = CatalogEntry("test_resnet.r160_in1k", "timm", VISION, "test", "test_resnet", input_size=(3, 160, 160))
+    profile = ensure_profile(entry)
+    assert profile is entry.activation and profile["inference"]["peak"]
+    local = CatalogEntry("local:x", "local", VISION, "resnet", "resnet18")
+    assert ensure_profile(local) is None  # nothing to build it from

@@ -92,6 +92,39 @@ def profile_entry(model: "torch.nn.Module", entry: "CatalogEntry") -> dict[str, 
     return profile_model(model, "image", image_shape=size)
 
 
+def ensure_profile(entry: "CatalogEntry", model: "torch.nn.Module | None" = None) -> dict[str, Any] | None:
+    """``entry.activation``, traced now (and stored on the entry) when it is missing.
+
+    ``model`` is the entry's model on the meta device; without one, timm entries are built
+    from their architecture and text entries from their config, on meta. None when the
+    entry cannot be built that way (a local model without a model given) or the trace fails.
+    """
+    if entry.activation:
+        return entry.activation
+    import torch
+
+    try:
+        if model is None:
+            with torch.device("meta"):
+                if entry.source == "timm":
+                    import timm
+
+                    model = timm.create_model(entry.architecture, pretrained=False)
+                elif entry.is_text and entry.config:
+                    import transformers
+
+                    config = dict(entry.config)
+                    cfg = transformers.AutoConfig.for_model(config.pop("model_type"), **config)
+                    cfg.num_labels = entry.num_classes or 2
+                    model = transformers.AutoModelForSequenceClassification.from_config(cfg)
+                else:
+                    return None
+        entry.activation = profile_entry(model, entry)
+    except Exception:  # noqa: BLE001 - no profile: the estimate falls back to a rule of thumb
+        return None
+    return entry.activation
+
+
 def profile_model(
     model: "torch.nn.Module",
     kind: str,
