@@ -62,7 +62,10 @@ class Calibration:
 
 
 def calibration_key(threads: int, torch_version: str) -> str:
-    return f"{socket.gethostname()}|{platform.machine()}|torch {torch_version}|{threads} threads"
+    """Machine, torch release and threads. The local build tag (``+cu130``) is dropped: the
+    cache is read back with the installed distribution's version, which has none."""
+    release = torch_version.split("+")[0]
+    return f"{socket.gethostname()}|{platform.machine()}|torch {release}|{threads} threads"
 
 
 def _cache_file() -> Path:
