@@ -274,10 +274,14 @@ def _train_section(
         if profile.get(candidate):
             section = candidate
             notes.append("attention dropout runs the math attention path on CPU")
-    labels = {"train": "saved activations", "train_ckpt": "checkpointed activations",
-              "train_math": "saved activations, math attention",
-              "train_ckpt_math": "checkpointed activations, math attention"}
-    return section, labels[section]
+    return section, _SECTION_LABELS[section]
+
+
+_SECTION_LABELS = {
+    "train": "saved activations", "train_ckpt": "checkpointed activations",
+    "train_math": "saved activations, math attention",
+    "train_ckpt_math": "checkpointed activations, math attention",
+}
 
 
 def _points(
@@ -314,9 +318,15 @@ def _envelope(points: list[list[float]], b: int, r: float, a_scale: float, g_sca
 
 def _method(profile: dict[str, Any], phase: str, notes: list[str]) -> str:
     traced = profile.get("traced", {})
-    size = traced.get("seq_len") or traced.get("image_size")
-    text = f"traced activations (meta-device trace at batch {traced.get('batch')}, size {size}); {phase}"
-    return "; ".join([text, *notes])
+    key = (traced.get("batch"), traced.get("seq_len") or traced.get("image_size"), phase, *notes)
+    text = _METHODS.get(key)
+    if text is None:
+        text = f"traced activations (meta-device trace at batch {key[0]}, size {key[1]}); {phase}"
+        text = _METHODS[key] = "; ".join([text, *notes])
+    return text
+
+
+_METHODS: dict[tuple, str] = {}
 
 
 def _rule_of_thumb(
