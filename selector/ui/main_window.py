@@ -1,17 +1,26 @@
-"""MainWindow: the hardware panel beside the catalog and results, menus, remembered layout."""
+"""MainWindow: the panels side by side, the signals between them, menus and the remembered layout.
+
+Left: the hardware and what the user wants. Right, top: the catalog, the recommendation, the
+probe queue, the machine comparison; right, bottom: the plots. The window owns no logic of
+its own: the core decides (filters, shortlist, funnel, recommendation, sheets); the panels
+show; the window wires them and keeps every slow call off the GUI thread.
+"""
 
 from __future__ import annotations
 
+import copy
 import logging
+import time
 import traceback
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QDialog,
     QFileDialog,
-    QLabel,
     QMainWindow,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -21,49 +30,105 @@ from PySide6.QtWidgets import (
 from selector import APP_NAME, __version__
 from selector.core import hardware
 from selector.core.hardware import HardwareProfile
+from selector.core.preferences import load_preferences, save_preferences
+from selector.core.request import Request
+from selector.ui import workflow
 from selector.ui.about import show_about
 from selector.ui.banner import MessageBanner
+from selector.ui.catalog_view import CatalogView
+from selector.ui.compare_view import CompareView
 from selector.ui.hardware_panel import LIVE_SOURCE, HardwarePanel
+from selector.ui.plots_panel import PlotsPanel
+from selector.ui.preferences_dialog import PreferencesDialog
+from selector.ui.probe_queue import ProbeQueuePanel
+from selector.ui.recommendation_panel import RecommendationPanel
+from selector.ui.request_panel import RequestPanel
+from selector.ui.results_presenter import present
+from selector.ui.run_controller import RunController
 from selector.ui.settings import app_settings
 from selector.ui.workers import WorkerPool
 
 log = logging.getLogger(__name__)
+HEARTBEAT_MS = 20
 
 
 def _detect_live():
     """Two steps, so the panel fills at once and torch's slow import follows."""
     profile = hardware.detect_hardware(include_torch=False)
     yield profile
-    yield hardware.add_torch_view(profile)
+    yield hardware.add_torch_view(copy.deepcopy(profile))  # never mutate what the GUI holds
 
 
 class MainWindow(QMainWindow):
     sig_profile_changed = Signal(object)
-    """The HardwareProfile estimates and fit badges are computed against."""
+    sig_catalog_loaded = Signal(int)
+    sig_results_shown = Signal(object)
+    """The Sheet now shown by the recommendation panel and the plots."""
 
     def __init__(self, profile_source: str | None = None) -> None:
         super().__init__()
         self.setWindowTitle(f"{APP_NAME} {__version__}")
         self.settings = app_settings()
+        self.prefs = load_preferences()
         self.workers = WorkerPool(self)
         self.workers.sig_error.connect(self._on_worker_error)
+        self.run = RunController(self.workers, self)
         self.profile: HardwareProfile | None = None
+        self.live_profile: HardwareProfile | None = None
+        self.catalog = None
+        self.calibration = None
+        self.sheet = None
+        self.shown_session: str | None = None
+        self.confirm_shortlist = True
+        """Tests switch the shortlist dialog off."""
+        self.probe_params: dict = {}
+        """Extra per-kind probe settings (tests make probes quick)."""
+        self._selecting = False
+        self._refresh_token = 0
+        self._build()
+        self._build_menus()
+        self._restore_layout()
+        self._start_heartbeat()
+        self.load_source(_source_from_arg(profile_source))
+        self.workers.start("Loading the catalog", workflow.load_catalog_quietly,
+                           on_result=self._on_catalog)
 
+    # ----------------------------------------------------------------- layout
+    def _build(self) -> None:
         self.banner = MessageBanner()
         self.hardware_panel = HardwarePanel()
         self.hardware_panel.sig_source_requested.connect(self.load_source)
-        for key, ref in self._references().items():
+        for key, ref in workflow.reference_profiles(self.banner).items():
             self.hardware_panel.add_source(f"Reference: {ref.name}", f"ref:{key}")
+        self.request_panel = RequestPanel()
+        self.request_panel.set_request(workflow.initial_request(self.settings, self.prefs))
+        self.request_panel.sig_request_changed.connect(self._on_request_changed)
+        self.request_panel.sig_benchmark.connect(self.benchmark_best)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.request_panel)
+        left_layout.addWidget(self.hardware_panel)
+        scroll = QScrollArea()
+        scroll.setWidget(left)
+        scroll.setWidgetResizable(True)
 
+        self.catalog_view = CatalogView()
+        self.recommendation_panel = RecommendationPanel()
+        self.queue_panel = ProbeQueuePanel()
+        self.compare_view = CompareView()
         self.tabs = QTabWidget()
-        self.tabs.addTab(_placeholder("The model catalog appears here."), "Catalog")
-        self.tabs.addTab(_placeholder("Probe results appear here."), "Results")
-
+        for widget, title in ((self.catalog_view, "Catalog"), (self.recommendation_panel, "Recommendation"),
+                              (self.queue_panel, "Probes"), (self.compare_view, "Compare machines")):
+            self.tabs.addTab(widget, title)
+        self.plots = PlotsPanel()
+        self.right_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.right_splitter.addWidget(self.tabs)
+        self.right_splitter.addWidget(self.plots)
         self.splitter = QSplitter()
-        self.splitter.addWidget(self.hardware_panel)
-        self.splitter.addWidget(self.tabs)
+        self.splitter.addWidget(scroll)
+        self.splitter.addWidget(self.right_splitter)
         self.splitter.setStretchFactor(1, 1)
-
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -71,85 +136,98 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
 
-        self._build_menus()
-        self._restore_layout()
-        self.statusBar().showMessage("Detecting hardware…")
-        self.load_source(_source_from_arg(profile_source))
+        self.catalog_view.sig_model_selected.connect(self.select_model)
+        self.recommendation_panel.sig_model_selected.connect(self.select_model)
+        self.recommendation_panel.sig_objective_changed.connect(lambda _k: self.refresh_results())
+        self.plots.pareto.sig_model_clicked.connect(self.select_model)
+        self.queue_panel.sig_cancel.connect(self.run.cancel_probe)
+        self.queue_panel.sig_cancel_all.connect(self.run.cancel_all)
+        self.run.sig_queued.connect(self.queue_panel.add_probe)
+        self.run.sig_event.connect(self._on_probe_event)
+        self.run.sig_loss.connect(self.plots.loss.append)
+        self.run.sig_probe_done.connect(self._on_probe_done)
+        self.run.sig_run_finished.connect(self._on_run_finished)
+        self.run.sig_note.connect(lambda text: self.statusBar().showMessage(text, 10_000))
 
-    # ------------------------------------------------------------------ menus
     def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        self.action_open_profile = _action(self, "Open hardware profile…", "Ctrl+Shift+O",
-                                           self.open_profile_dialog)
-        self.action_save_profile = _action(self, "Save hardware profile…", "Ctrl+Shift+S",
-                                           self.save_profile_dialog)
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self.action_open_data = _action(self, "Open &data…", QKeySequence.StandardKey.Open,
+                                        self.request_panel.data_button.showMenu)
+        self.action_open_sheet = _action(self, "Open &sheet(s)…", "Ctrl+Shift+O", self.open_sheets_dialog)
+        self.action_export = _action(self, "&Export sheet…", "Ctrl+E", self.export_dialog)
+        self.action_save_plot = _action(self, "Save &plot…", "Ctrl+Shift+P", self.plots.save_dialog)
+        self.action_open_profile = _action(self, "Open hardware profile…", None, self.open_profile_dialog)
+        self.action_save_profile = _action(self, "Save hardware profile…", None, self.save_profile_dialog)
+        self.action_prefs = _action(self, "Pre&ferences…", QKeySequence.StandardKey.Preferences,
+                                    self.preferences_dialog)
         self.action_quit = _action(self, "&Quit", QKeySequence.StandardKey.Quit, self.close)
-        file_menu.addAction(self.action_open_profile)
-        file_menu.addAction(self.action_save_profile)
-        file_menu.addSeparator()
-        file_menu.addAction(self.action_quit)
-        help_menu = self.menuBar().addMenu("&Help")
-        self.action_about = _action(self, f"&About {APP_NAME}", None, lambda: show_about(self))
-        help_menu.addAction(self.action_about)
+        for item in (self.action_open_data, self.action_open_sheet, self.action_export,
+                     self.action_save_plot, None, self.action_open_profile, self.action_save_profile,
+                     None, self.action_prefs, None, self.action_quit):
+            file_menu.addSeparator() if item is None else file_menu.addAction(item)
+        edit_menu = bar.addMenu("&Edit")
+        self.action_find = _action(self, "&Find model…", QKeySequence.StandardKey.Find, self.focus_search)
+        edit_menu.addAction(self.action_find)
+        run_menu = bar.addMenu("&Run")
+        self.action_benchmark = _action(self, "&Benchmark best candidates", "Ctrl+B", self.benchmark_best)
+        self.action_cancel_all = _action(self, "&Cancel all probes", "Ctrl+.", self.run.cancel_all)
+        run_menu.addAction(self.action_benchmark)
+        run_menu.addAction(self.action_cancel_all)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(_action(self, f"&About {APP_NAME}", None, lambda: show_about(self)))
 
-    # --------------------------------------------------------------- profiles
-    def _references(self) -> dict[str, HardwareProfile]:
-        try:
-            return hardware.reference_profiles()
-        except (OSError, ValueError) as err:
-            log.exception("reference profiles unreadable")
-            self.banner.show_message(f"Reference hardware profiles could not be read: {err}")
-            return {}
-
+    # --------------------------------------------------------------- hardware
     def load_source(self, source: str) -> None:
         """Switch to ``live``, ``ref:<name>`` or ``file:<path>``; detection runs off the GUI thread."""
         self.hardware_panel.select_source(source)
         if source == LIVE_SOURCE:
+            if self.live_profile is not None:
+                self.set_profile(self.live_profile)
+                return
             self.hardware_panel.set_busy("Detecting hardware…")
             self.workers.start("Hardware detection", _detect_live, on_yield=self._on_live_profile)
             return
         kind, _, value = source.partition(":")
         try:
-            if kind == "ref":
-                profile = self._references()[value]
-            else:
-                profile = hardware.load_profile(value)
+            profile = (workflow.reference_profiles(self.banner)[value] if kind == "ref"
+                       else hardware.load_profile(value))
         except (KeyError, ValueError) as err:
             self.banner.show_message(f"Cannot use hardware profile {value}: {err}")
             return
         self.set_profile(profile)
 
     def _on_live_profile(self, profile: HardwareProfile) -> None:
+        self.live_profile = profile
         if self.hardware_panel.current_source() == LIVE_SOURCE:
             self.set_profile(profile)
 
     def set_profile(self, profile: HardwareProfile) -> None:
         self.profile = profile
         self.hardware_panel.set_profile(profile)
+        self.request_panel.set_devices(
+            [(d.id, "CPU" if d.id == "cpu" else f"{d.id}: {d.name}") for d in profile.memory_devices()])
+        self.catalog_view.set_context(self.request_panel.request(), profile)
         self.statusBar().showMessage(f"Hardware: {profile.name} ({profile.gpu_status})")
         self.sig_profile_changed.emit(profile)
 
     def open_profile_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open hardware profile", str(Path.home()), "Hardware profiles (*.json)"
-        )
+        path, _ = QFileDialog.getOpenFileName(self, "Open hardware profile", str(Path.home()),
+                                              "Hardware profiles (*.json)")
         if path:
             self.open_profile(path)
 
     def open_profile(self, path: str) -> None:
-        source = f"file:{path}"
-        self.hardware_panel.add_source(f"File: {Path(path).name}", source)
-        self.load_source(source)
+        self.hardware_panel.add_source(f"File: {Path(path).name}", f"file:{path}")
+        self.load_source(f"file:{path}")
 
     def save_profile_dialog(self) -> None:
-        if self.profile is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save hardware profile", str(Path.home() / f"{self.profile.name}.json"),
-            "Hardware profiles (*.json)",
-        )
-        if path:
-            self.save_profile(path)
+        if self.profile is not None:
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Save hardware profile", str(Path.home() / f"{self.profile.name}.json"),
+                "Hardware profiles (*.json)")
+            if path:
+                self.save_profile(path)
 
     def save_profile(self, path: str) -> None:
         try:
@@ -159,27 +237,160 @@ class MainWindow(QMainWindow):
             return
         self.statusBar().showMessage(f"Saved hardware profile to {path}", 5000)
 
+    # ---------------------------------------------------------------- catalog
+    def _on_catalog(self, loaded) -> None:  # noqa: ANN001 - (Catalog, Calibration | None)
+        self.catalog, self.calibration = loaded
+        self.catalog_view.set_entries(list(self.catalog))
+        for problem in self.catalog.problems:
+            self.banner.show_message(problem, level="warning")
+        self.sig_catalog_loaded.emit(len(self.catalog))
+        workflow.offer_resume(self)
+
+    def _on_request_changed(self, request: Request) -> None:
+        self.catalog_view.set_context(request, self.profile)
+        if self.shown_session:
+            self.refresh_results()
+
+    def focus_search(self) -> None:
+        self.tabs.setCurrentWidget(self.catalog_view)
+        self.catalog_view.search.setFocus()
+        self.catalog_view.search.selectAll()
+
+    def select_model(self, model_id: str) -> None:
+        """Follow one model everywhere: catalog row, Pareto point, verdict row, latency plot."""
+        if self._selecting:
+            return
+        self._selecting = True
+        try:
+            self.catalog_view.select_model(model_id)
+            self.plots.pareto.select_model(model_id)
+            self.recommendation_panel.select_model(model_id)
+            samples = present(self.sheet).latency_samples.get(model_id, []) if self.sheet else []
+            self.plots.latency.set_samples(model_id, samples)
+        finally:
+            self._selecting = False
+
+    # -------------------------------------------------------------- benchmark
+    def benchmark_best(self) -> None:
+        workflow.start_benchmark(self)
+
+    def _on_probe_event(self, event) -> None:  # noqa: ANN001 - ProbeEvent
+        if event.type == "started":
+            self.queue_panel.set_running(event.probe_id)
+        elif event.type in ("progress", "phase"):
+            text = event.message or event.phase
+            self.queue_panel.set_progress(event.probe_id, event.fraction, event.eta_s, text)
+
+    def _on_probe_done(self, result) -> None:  # noqa: ANN001 - ProbeResult
+        self.queue_panel.set_done(result.id, result.status, result.message)
+        if result.status not in ("finished", "cancelled"):
+            self.banner.show_message(
+                f"{result.kind} probe of {result.model_id}: {result.status.replace('_', ' ')}: "
+                f"{result.message}", result.error or result.stderr_tail or "", level="warning")
+        self.refresh_results(result.session_id)
+
+    def _on_run_finished(self, session_id: str) -> None:
+        self.prefs.last_session = session_id or self.prefs.last_session
+        save_preferences(self.prefs)
+        self.statusBar().showMessage("Benchmark finished", 10_000)
+        self.refresh_results(session_id)
+
+    # ---------------------------------------------------------------- results
+    def refresh_results(self, session_id: str | None = None) -> None:
+        """Recompute the recommendation of a session in the background, then show it."""
+        session_id = session_id or self.shown_session
+        if not session_id:
+            return
+        self.shown_session = session_id
+        self._refresh_token += 1
+        token = self._refresh_token
+        free = None
+        if self.profile is not None:
+            try:
+                free = self.profile.device(self.request_panel.request().device).free_mib
+            except KeyError:
+                free = None
+        constraints = self.request_panel.request().constraints(free)
+        objective = self.recommendation_panel.current_objective()
+        self.workers.start("Recommendation", workflow.sheet_for_session, session_id, constraints,
+                           objective, self.catalog,
+                           on_result=lambda sheet, t=token: t == self._refresh_token and self.show_sheet(sheet))
+
+    def show_sheet(self, sheet) -> None:  # noqa: ANN001 - Sheet
+        self.sheet = sheet
+        view = present(sheet)
+        self.recommendation_panel.set_recommendation(sheet.recommendation)
+        self.plots.pareto.set_points(view.points)
+        self.plots.memory.set_rows(view.memory)
+        if not self.run.running:
+            for model_id, losses in view.losses.items():
+                self.plots.loss.set_curve(model_id, losses)
+        self.sig_results_shown.emit(sheet)
+
+    def open_sheets_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open recommendation sheets", str(Path.home()),
+                                                "Sheets (*.json)")
+        if paths:
+            self.open_sheets(paths)
+
+    def open_sheets(self, paths: list[str]) -> None:
+        workflow.open_sheets(self, paths)
+
+    def export_dialog(self) -> None:
+        workflow.export_dialog(self)
+
+    def preferences_dialog(self) -> None:
+        devices = [d.id for d in self.profile.memory_devices()] if self.profile else ["cpu"]
+        dialog = PreferencesDialog(self.prefs, devices, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.prefs = dialog.preferences()
+            save_preferences(self.prefs)
+            self.request_panel.set_request(workflow.request_from_preferences(
+                self.request_panel.request(), self.prefs))
+
     # ----------------------------------------------------------------- errors
     def _on_worker_error(self, what: str, err: BaseException) -> None:
         details = "".join(traceback.format_exception(type(err), err, err.__traceback__))
         self.banner.show_message(f"{what} failed: {err}", details)
 
     # --------------------------------------------------------------- lifetime
+    def _start_heartbeat(self) -> None:
+        """Measure the longest stall of the GUI thread (the event loop not running)."""
+        self.max_stall_ms = 0.0
+        self._beat = QElapsedTimer()
+        self._beat.start()
+        self._heartbeat = QTimer(self)
+        self._heartbeat.setInterval(HEARTBEAT_MS)
+        self._heartbeat.timeout.connect(self._on_beat)
+        self._heartbeat.start()
+
+    def _on_beat(self) -> None:
+        gap = self._beat.restart() - HEARTBEAT_MS
+        self.max_stall_ms = max(self.max_stall_ms, float(gap))
+
     def _restore_layout(self) -> None:
         geometry = self.settings.value("window/geometry")
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1280, 800)
-        splitter = self.settings.value("window/splitter")
-        if splitter is not None:
-            self.splitter.restoreState(splitter)
-        else:
-            self.splitter.setSizes([380, 900])
+            self.resize(1400, 880)
+        for key, splitter, sizes in (("window/splitter", self.splitter, [360, 1040]),
+                                     ("window/right_splitter", self.right_splitter, [520, 360])):
+            state = self.settings.value(key)
+            if state is None or not splitter.restoreState(state):
+                splitter.setSizes(sizes)
+        self.tabs.setCurrentIndex(int(self.settings.value("window/tab", 0)))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/splitter", self.splitter.saveState())
+        self.settings.setValue("window/right_splitter", self.right_splitter.saveState())
+        self.settings.setValue("window/tab", self.tabs.currentIndex())
+        workflow.remember_request(self.settings, self.request_panel.request())
         self.settings.sync()
+        self._heartbeat.stop()
+        self.run.shutdown()
+        start = time.monotonic()
         self.workers.shutdown()
+        log.info("closed in %.2f s", time.monotonic() - start)
         super().closeEvent(event)
 
 
@@ -189,12 +400,6 @@ def _source_from_arg(spec: str | None) -> str:
     if Path(spec).exists():
         return f"file:{spec}"
     return f"ref:{spec}"
-
-
-def _placeholder(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setObjectName("placeholder")
-    return label
 
 
 def _action(parent: QWidget, text: str, shortcut, slot) -> QAction:  # noqa: ANN001

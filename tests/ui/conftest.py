@@ -2,7 +2,38 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+
+
+@pytest.fixture(scope="session")
+def _calibration_file(tmp_path_factory):
+    """One CPU latency calibration for the whole test run (it takes a few seconds of torch work)."""
+    import os
+
+    home = tmp_path_factory.mktemp("calibration-home")
+    old = os.environ.get("SELECTOR_HOME")
+    os.environ["SELECTOR_HOME"] = str(home)
+    try:
+        from selector.core.estimate.calibration import _cache_file, get_calibration
+
+        get_calibration(run_if_missing=True)
+        return _cache_file().read_text()
+    finally:
+        if old is None:
+            os.environ.pop("SELECTOR_HOME", None)
+        else:
+            os.environ["SELECTOR_HOME"] = old
+
+
+@pytest.fixture(autouse=True)
+def _cached_calibration(_calibration_file, isolated_home):
+    """Every GUI test starts with this machine's calibration cached, as a user's app would."""
+    from selector.core.estimate.calibration import _cache_file
+
+    _cache_file().write_text(_calibration_file)
+    json.loads(_calibration_file)
 
 
 @pytest.fixture
