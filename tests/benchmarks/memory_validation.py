@@ -4,6 +4,9 @@ Each row runs one model in a FRESH process (random weights, no download) at one 
 for inference (3 forwards under no_grad) or training (3 AdamW steps), measures its peak, and
 prints it beside the estimate made from the meta-device trace:
 
+``alloc`` is the allocator allowance (glibc malloc on CPU, fitted on these models; library
+workspaces on CUDA). ``--rescore FILE`` re-estimates saved measurements with the current code.
+
 - CPU: peak RSS over the process's baseline (torch, timm, transformers imported), read from
   the kernel's high-water mark (VmHWM, reset just before the steps). That is what a user sees,
   glibc's malloc caching and oneDNN's scratch copies included. The estimate compared is the
@@ -84,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch threads in the child")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     parser.add_argument("--baseline", action="store_true", help="measure and cache the CPU baseline")
+    parser.add_argument("--rescore", metavar="FILE",
+                        help="no measuring: re-estimate the rows of an earlier --json FILE with the current code")
     args = parser.parse_args(argv)
 
     from selector.core.estimate.measure import measure_peak
@@ -94,10 +99,19 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"CPU baseline RSS (torch, timm, transformers imported): {measure_cpu_baseline():.0f} MiB")
         return 0
+    saved = {}
+    if args.rescore:
+        for row in json.loads(Path(args.rescore).read_text()):
+            saved[(row["model"], row["mode"], row["batch"])] = row["measurement"]
+        first = next(iter(saved.values()))
+        args.device = first["device"]
+        args.models = ",".join(dict.fromkeys(k[0] for k in saved))
+        args.batches = ",".join(str(b) for b in sorted({k[2] for k in saved}))
+        args.modes = ",".join(dict.fromkeys(k[1] for k in saved))
     kind = device_kind_of(args.device)
     rows = []
     header = (f"{'model':26s} {'mode':9s} {'batch':>5s} {'estimate':>9s} {'measured':>9s} {'error':>7s}"
-              f"  {'weights':>7s} {'grads':>6s} {'optim':>6s} {'activ':>7s}  phase")
+              f"  {'weights':>7s} {'grads':>6s} {'optim':>6s} {'activ':>7s} {'alloc':>6s}  phase")
     if kind == "cuda":
         header += "  (reserved, context)"
     print(f"device {args.device}, dtype {args.dtype}, optimizer {args.optimizer}, "
@@ -113,8 +127,15 @@ def main(argv: list[str] | None = None) -> int:
                 wl = Workload(mode=mode, batch_size=batch, dtype=args.dtype, optimizer=args.optimizer,
                               grad_checkpointing=args.grad_checkpointing, seq_len=args.seq_len)
                 est = estimate_memory(entry, wl, kind)
+                if args.rescore:
+                    if (name, mode, batch) not in saved:
+                        continue
+                    measured = saved[(name, mode, batch)]
+                    wl = Workload.from_dict(measured.get("workload") or wl.to_dict())
+                    est = estimate_memory(entry, wl, kind)
                 try:
-                    measured = measure_peak(spec, wl, device=args.device, threads=args.threads)
+                    measured = measured if args.rescore else measure_peak(
+                        spec, wl, device=args.device, threads=args.threads)
                 except Exception as err:  # noqa: BLE001 - one failed row stays one failed row
                     print(f"{name:26s} {mode:9s} {batch:5d} failed: {err}")
                     continue
@@ -123,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                 phase = est.method.split("; ")[1] if "; " in est.method else est.method
                 line = (f"{name:26s} {mode:9s} {batch:5d} {est.dynamic_mib:9.0f} {meas:9.0f} {error:+6.1f}%"
                         f"  {est.weights_mib:7.0f} {est.gradients_mib:6.0f} {est.optimizer_mib:6.0f}"
-                        f" {est.activations_mib:7.0f}  {phase}")
+                        f" {est.activations_mib:7.0f} {est.allocator_mib:6.0f}  {phase}")
                 if kind == "cuda":
                     line += f"  ({measured.get('reserved_mib', 0):.0f}, {measured.get('context_mib') or 0:.0f})"
                 print(line, flush=True)

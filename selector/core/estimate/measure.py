@@ -250,6 +250,7 @@ def _child(request: dict[str, Any]) -> dict[str, Any]:
     peak_rss = peak.stop()
     result = {
         "device": device, "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "workload": wl.to_dict(), "spec": {k: v for k, v in spec.items() if k != "hf_config"},
         "baseline_mib": baseline, "weights_mib": after_build - baseline,
         "peak_mib": peak_rss - baseline, "rss_method": peak.method, "seconds": seconds,
     }

@@ -43,7 +43,7 @@ CUDA 12 with lazy module loading on Ampere/Hopper; measured by the validation sc
 CUDA_WORKSPACE_MIB = 40.0
 """cuBLAS/cuDNN workspaces and allocator rounding, inside the caching allocator (so inside
 ``max_memory_allocated``)."""
-CPU_MALLOC = {"inference": (10.0, 0.8, 100.0, 0.0), "train": (20.0, 0.3, 700.0, 0.3)}
+CPU_MALLOC = {"inference": (10.0, 0.8, 100.0, 0.0), "train": (20.0, 0.25, 1000.0, 0.6)}
 """glibc malloc on CPU holds more than the live tensors: tensors under its (dynamic, up to
 32 MiB) mmap threshold come from the heap, which keeps freed memory and fragments; gradients
 are freed and reallocated every step. Modelled as ``fixed + a * min(activations + gradients,
