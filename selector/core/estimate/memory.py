@@ -15,9 +15,15 @@ What each part means (MiB):
   multi-tensor kernels CUDA uses).
 - ``activations``: the input batch, what autograd keeps for backward, and op transients, at
   the moment of the peak, beyond the gradients alive then. From the traced profile.
-- ``overhead``: the framework's fixed cost on the device: the CUDA context and library
-  workspaces on a GPU, the torch process's baseline RSS (interpreter, torch, timm,
-  transformers imported) on CPU. Both are measured (see ``overheads``) and can be overridden.
+- ``allocator``: what the allocator holds beyond the live tensors: glibc malloc's kept and
+  fragmented heap on CPU (an allowance fitted on measured peaks), cuBLAS/cuDNN workspaces on
+  CUDA.
+- ``overhead``: the framework's fixed cost on the device: the CUDA context on a GPU, the
+  torch process's baseline RSS (interpreter, torch, timm, transformers imported) on CPU,
+  measured (see ``overheads``); callers can pass their own.
+
+``total`` is the sum; ``dynamic_mib`` (total less overhead) is what ``max_memory_allocated``
+or the RSS growth of a process shows.
 """
 
 from __future__ import annotations
@@ -34,8 +40,9 @@ OPTIMIZERS = ("adamw", "sgd")
 MODES = ("inference", "train")
 
 CPU_BASELINE_MIB = 840.0
-"""RSS of a Python process with torch, timm and transformers imported and one op run (torch
-2.14 on Linux x86-64, measured by ``tests/benchmarks/memory_validation.py --baseline``).
+"""RSS of a Python process with torch, timm, transformers and one transformers model module
+imported and one op run (torch 2.14 on Linux x86-64, measured by
+``tests/benchmarks/memory_validation.py --baseline``).
 ``overheads.measure_cpu_baseline()`` re-measures it on the user's machine."""
 CUDA_CONTEXT_MIB = 520.0
 """CUDA context + cuBLAS/cuDNN handles, outside ``torch.cuda.memory_allocated`` (typical for
