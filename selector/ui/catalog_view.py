@@ -274,6 +274,8 @@ class CatalogView(QWidget):
         self.breakdown = QTextBrowser()
         self.breakdown.setObjectName("catalog_breakdown")
         self.breakdown.setOpenLinks(False)
+        self.breakdown.setPlaceholderText(
+            "Select a model to see its memory breakdown: what decided its fit badges.")
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.table)
         splitter.addWidget(self.breakdown)

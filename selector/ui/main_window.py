@@ -112,6 +112,8 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidget(left)
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(left.sizeHint().width() + 20)
 
         self.catalog_view = CatalogView()
         self.recommendation_panel = RecommendationPanel()
@@ -363,6 +365,11 @@ class MainWindow(QMainWindow):
         self._heartbeat.setInterval(HEARTBEAT_MS)
         self._heartbeat.timeout.connect(self._on_beat)
         self._heartbeat.start()
+
+    def reset_stall_meter(self) -> None:
+        """Start measuring afresh (a run measures its own longest stall)."""
+        self.max_stall_ms = 0.0
+        self._beat.restart()
 
     def _on_beat(self) -> None:
         gap = self._beat.restart() - HEARTBEAT_MS

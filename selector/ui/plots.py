@@ -72,8 +72,7 @@ class ParetoPlot(pg.PlotWidget):
             symbol=symbol, hoverable=True, tip=self._tip, hoverPen=pg.mkPen("k", width=2), name=name,
         )
         scatter.sigClicked.connect(self._on_clicked)
-        self.addItem(scatter)
-        self.plotItem.legend.addItem(scatter, name)
+        self.addItem(scatter)  # a named item joins the legend by itself
         return scatter
 
     def set_points(self, points: list[ParetoPoint]) -> None:

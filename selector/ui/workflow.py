@@ -145,6 +145,7 @@ def run(window: "MainWindow", entries: list, request: Request, session: Any = No
                               probe_params=window.probe_params, session=session)
     window.shown_session = funnel.session_id
     window.tabs.setCurrentWidget(window.queue_panel)
+    window.reset_stall_meter()
 
 
 def resume(window: "MainWindow", session_id: str) -> None:
