@@ -11,7 +11,9 @@ Timer then probe, to cancel slow drifts of the machine. Weights are random (the 
 probe's when none are cached): they do not change the arithmetic.
 
 Reported: throughput (samples/s) from the probe's p50 and mean and from the Timer's median
-and mean, and the difference in percent (target: within 5 %). Load average before and after
+and mean, the difference in percent (target: within 5 %), and the median over rounds of the
+back-to-back ratio (probe p50 vs Timer median of the same round), the figure least disturbed
+by a machine whose load changes from minute to minute. Load average before and after
 is printed: on a shared machine, a busy neighbour shows up there first.
 """
 
@@ -91,6 +93,9 @@ def main() -> None:
             for measure in order:
                 got = measure(name, args.batch, args.threads, args.seconds, args.device)
                 (probes if measure is probe else timers).append(got)
+        # each round's probe and Timer ran back to back: their ratio cancels slow drifts
+        paired = [(args.batch * 1000 / p["p50_ms"]) / (args.batch / t["median_s"])
+                  for p, t in zip(probes, timers)]
         p50 = statistics.median(args.batch * 1000 / p["p50_ms"] for p in probes)
         mean = statistics.median(p["samples_per_s"] for p in probes)
         t_med = statistics.median(args.batch / t["median_s"] for t in timers)
@@ -101,13 +106,16 @@ def main() -> None:
                "timer_median_sps": round(t_med, 2), "timer_mean_sps": round(t_mean, 2),
                "diff_median_pct": round(100 * (p50 / t_med - 1), 2),
                "diff_mean_pct": round(100 * (mean / t_mean - 1), 2),
+               "diff_paired_median_pct": round(100 * (statistics.median(paired) - 1), 2),
+               "paired_ratios": [round(r, 4) for r in paired],
                "probe_cv": [p["cv"] for p in probes], "probe_iters": [p["iters"] for p in probes],
                "probe_threads": probes[0]["threads"], "timer_threads": timers[0]["threads"],
                "weights": probes[0]["weights"]}
         rows.append(row)
         print(f"{name:28s} probe p50 {p50:8.2f} mean {mean:8.2f} | Timer median {t_med:8.2f} "
               f"mean {t_mean:8.2f} samples/s | diff {row['diff_median_pct']:+.1f} % (median), "
-              f"{row['diff_mean_pct']:+.1f} % (mean)", flush=True)
+              f"{row['diff_mean_pct']:+.1f} % (mean), {row['diff_paired_median_pct']:+.1f} % "
+              f"(median of {len(paired)} back-to-back pairs)", flush=True)
     load_after = os.getloadavg()
     print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} "
           f"({os.cpu_count()} logical CPUs)")
