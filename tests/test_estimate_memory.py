@@ -62,7 +62,7 @@ def live_estimate(entry: CatalogEntry, wl: Workload) -> float:
 def test_estimate_matches_measured_peak(spec, mode, batch):
     entry = traced_entry(spec)
     wl = Workload(mode=mode, batch_size=batch, seq_len=spec.get("seq_len", 128))
-    measured = measure_peak(spec, wl, threads=2, plain_malloc=True)["peak_mib"]
+    measured = measure_peak(spec, wl, threads=2, steps=2, plain_malloc=True)["peak_mib"]
     estimated = live_estimate(entry, wl)
     assert estimated == pytest.approx(measured, rel=0.15), (estimated, measured)
 
@@ -72,7 +72,7 @@ def test_batch_scaling_matches_measurement():
     spec = {"timm": "test_resnet"}
     entry = traced_entry(spec)
     small, large = Workload(batch_size=16), Workload(batch_size=64)
-    measured = [measure_peak(spec, wl, threads=2, plain_malloc=True)["peak_mib"] for wl in (small, large)]
+    measured = [measure_peak(spec, wl, threads=2, steps=2, plain_malloc=True)["peak_mib"] for wl in (small, large)]
     estimated = [live_estimate(entry, wl) for wl in (small, large)]
     assert estimated[1] - estimated[0] == pytest.approx(measured[1] - measured[0], rel=0.15)
 
@@ -85,7 +85,7 @@ def test_grad_checkpointing_reduces_training_memory_as_measured():
     ckpt = Workload(mode="train", batch_size=64, grad_checkpointing=True)
     est_plain, est_ckpt = estimate_memory(entry, plain), estimate_memory(entry, ckpt)
     assert est_ckpt.activations_mib < 0.5 * est_plain.activations_mib
-    measured = measure_peak(spec, ckpt, threads=2, plain_malloc=True)["peak_mib"]
+    measured = measure_peak(spec, ckpt, threads=2, steps=2, plain_malloc=True)["peak_mib"]
     assert live_estimate(entry, ckpt) == pytest.approx(measured, rel=0.15)
 
 

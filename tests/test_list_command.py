@@ -82,3 +82,12 @@ def test_table_output_shows_fit_and_needed_memory(catalog, capsys):
 def test_bad_input_gives_a_clear_error(catalog, capsys, args, message):
     assert cli.main(["list", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_sort_by_latency_on_a_reference_gpu(catalog, capsys):
+    for entry in catalog:
+        entry.reference_throughput = {"rtx4090-amp-infer": 1e11 / (entry.params or 1)}
+    out = run_json(capsys, "--profile", "t4", "--fits", "cuda:0", "--batch", "64", "--sort", "latency")
+    ms = [m["latency"]["ms_per_batch"] for m in out["models"]]
+    assert ms == sorted(ms) and len(ms) == 4
+    assert "Tesla T4" in out["models"][0]["latency"]["method"]

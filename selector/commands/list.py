@@ -75,11 +75,31 @@ def run(args: argparse.Namespace) -> int:
         rows = apply(catalog, flt, profile, calibration)
     except ValueError as err:
         raise SelectorError(str(err)) from err
+    latencies = _latencies(rows, flt, profile, calibration) if args.sort == "latency" else {}
     if args.json:
-        _print_json(rows, flt, profile)
+        _print_json(rows, flt, profile, latencies)
     else:
-        _print_table(rows, flt, profile, len(catalog))
+        _print_table(rows, flt, profile, len(catalog), latencies)
     return 0
+
+
+def _latencies(rows, flt, profile, calibration) -> dict:  # noqa: ANN001
+    """Predicted latency of each listed entry on the filter's device (or the CPU)."""
+    from selector.core.estimate.latency import estimate_latency
+
+    device_id = flt.fits_on or "cpu"
+    name = ""
+    if profile is not None and device_id != "cpu":
+        try:
+            name = profile.device(device_id).name
+        except KeyError:
+            name = ""
+    out = {}
+    for entry, _result in rows:
+        est = estimate_latency(entry, flt.workload, device_id, calibration, device_name=name)
+        if est is not None:
+            out[entry.id] = est
+    return out
 
 
 def _profile(args: argparse.Namespace):  # noqa: ANN202 - HardwareProfile, imported lazily
@@ -107,7 +127,7 @@ def _calibration(args: argparse.Namespace):  # noqa: ANN202
     return cal
 
 
-def _row_dict(entry, result) -> dict:  # noqa: ANN001
+def _row_dict(entry, result, latency=None) -> dict:  # noqa: ANN001
     from selector.core.catalog.filters import accuracy
 
     row = {
@@ -124,27 +144,30 @@ def _row_dict(entry, result) -> dict:  # noqa: ANN001
                               ("weights", "gradients", "optimizer", "activations", "overhead")},
             "method": est.method,
         }
+    if latency is not None:
+        row["latency"] = {"device": latency.device_id, "ms_per_batch": round(latency.ms_per_batch, 3),
+                          "samples_per_s": round(latency.samples_per_s, 1), "method": latency.method}
     return row
 
 
-def _print_json(rows, flt, profile) -> None:  # noqa: ANN001
+def _print_json(rows, flt, profile, latencies) -> None:  # noqa: ANN001
     import json
 
     out = {
         "filter": flt.to_dict(),
         "profile": profile.name if profile is not None else None,
         "count": len(rows),
-        "models": [_row_dict(e, r) for e, r in rows],
+        "models": [_row_dict(e, r, latencies.get(e.id)) for e, r in rows],
     }
     print(json.dumps(out, indent=1))
 
 
-def _print_table(rows, flt, profile, total: int) -> None:  # noqa: ANN001
+def _print_table(rows, flt, profile, total: int, latencies: dict) -> None:  # noqa: ANN001
     from rich.console import Console
     from rich.table import Table
 
     from selector.core.catalog.filters import accuracy
-    from selector.core.units import fmt_count, fmt_mib
+    from selector.core.units import fmt_count, fmt_mib, fmt_ms
 
     console = Console()
     has_fit = any(r is not None for _e, r in rows)
@@ -158,6 +181,8 @@ def _print_table(rows, flt, profile, total: int) -> None:  # noqa: ANN001
     if has_fit:
         table.add_column("fit")
         table.add_column("needs", justify="right")
+    if latencies:
+        table.add_column("ms/batch", justify="right")
     colors = {"fits": "green", "tight": "yellow", "no": "red"}
     for entry, result in rows:
         acc = accuracy(entry)
@@ -166,9 +191,15 @@ def _print_table(rows, flt, profile, total: int) -> None:  # noqa: ANN001
                  "—" if acc is None else f"{acc:.1f}"]
         if has_fit:
             cells += [f"[{colors[result.status]}]{result.status}[/]", fmt_mib(result.needed_mib)]
+        if latencies:
+            est = latencies.get(entry.id)
+            cells.append(fmt_ms(est.ms_per_batch) if est else "—")
         table.add_row(*cells)
     console.print(table)
     if has_fit and rows:
         free = rows[0][1].free_mib
         console.print(f"free on {rows[0][1].device_id}: {fmt_mib(free)}; needs = weights + grads + "
-                      f"optimizer + activations + framework overhead; * weights cached")
+                      f"optimizer + activations + allocator + framework overhead; * weights cached")
+    if latencies:
+        method = next(iter(latencies.values())).method
+        console.print(f"latency: {method}")

@@ -187,7 +187,7 @@ def _correct(cal: Calibration) -> None:
         model = timm.create_model(name, **kwargs).eval()
         x = torch.randn(4, 3, size, size)
         with torch.inference_mode():
-            measured = _time(lambda: model(x), min_s=0.5, repeats=3)
+            measured = _time(lambda: model(x), min_s=0.3, repeats=3)
         predicted = estimate_latency(entry, Workload(batch_size=4, image_size=size), "cpu", cal,
                                      corrected=False).ms_per_batch / 1000
         ratios.append(measured / predicted)
