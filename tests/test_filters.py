@@ -14,7 +14,7 @@ MIB = 2**20
 
 def profile_for(weight_mib: float, act_mib_per_sample: float) -> dict:
     return {
-        "version": 1, "kind": "image", "traced": {"batch": 11, "image_size": 224},
+        "version": 2, "kind": "image", "traced": {"batch": 11, "image_size": 224},
         "param_bytes": weight_mib * MIB, "trainable_param_bytes": weight_mib * MIB, "buffer_bytes": 0,
         "largest_param_bytes": weight_mib * MIB / 10, "param_tensors": 50, "input_bytes_per_sample": 0,
         "inference": {"peak": [[0, 0, 0, act_mib_per_sample * MIB / 8, 0]], "ops": 100},

@@ -16,7 +16,7 @@ def entry_with_profile() -> CatalogEntry:
     """A hand-written profile: 100 MiB of weights, 2 MiB of activations per sample."""
     mib = 2**20
     profile = {
-        "version": 1, "kind": "image", "traced": {"batch": 11, "image_size": 224},
+        "version": 2, "kind": "image", "traced": {"batch": 11, "image_size": 224},
         "param_bytes": 100 * mib, "trainable_param_bytes": 100 * mib, "buffer_bytes": 0,
         "largest_param_bytes": 10 * mib, "param_tensors": 50, "input_bytes_per_sample": 0,
         "inference": {"peak": [[0, 0, 0, 2 * mib, 0]], "ops": 100},

@@ -184,7 +184,7 @@ def estimate_memory(
     if overhead_mib is None:
         overhead_mib = default_overhead_mib(device_kind)
     profile = entry.activation
-    usable = profile and profile.get("version") == 1 and profile.get("inference")
+    usable = profile and profile.get("version") in (1, 2) and profile.get("inference")
     if usable and (not workload.training or profile.get("train")):
         parts, method = _from_profile(entry, profile, workload, device_kind)
     else:
@@ -238,6 +238,8 @@ def _from_profile(
         input_bytes *= p_scale
     trainable = profile["trainable_param_bytes"] * p_scale
     notes: list[str] = []
+    if profile.get("version") == 1:
+        notes.append("profile from an earlier tracer (no oneDNN copies or AMP precisions): rebuild the catalog")
     if not workload.training:
         points, a_scale = _points(profile["inference"], device_kind, workload, a_scale, notes)
         acts = _envelope(points, b, r, a_scale, 0.0) + input_bytes

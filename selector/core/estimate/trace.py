@@ -38,7 +38,7 @@ trains on CPU: for such models the training step is also traced with the math pa
 The profile format (sizes are bytes at the traced dtype, float32; per-sample figures are
 already divided by the traced batch)::
 
-    {"version": 1, "torch": "2.x", "kind": "image" | "text",
+    {"version": 2, "torch": "2.x", "kind": "image" | "text",
      "traced": {"batch": 11, "image_size": 224} | {"batch": 11, "seq_len": 128},
      "param_bytes", "trainable_param_bytes", "buffer_bytes", "largest_param_bytes",
      "param_tensors", "input_bytes_per_sample",
@@ -74,7 +74,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from selector.core.catalog.entry import CatalogEntry
 
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2
+"""2 added ``peak_cpu``, ``peak_amp``, ``written``, ``param_tensors`` and ``errors``;
+``estimate_memory`` still reads version 1 (and says what it lacks)."""
 TRACE_BATCH = 11
 
 def profile_entry(model: "torch.nn.Module", entry: "CatalogEntry") -> dict[str, Any]:
