@@ -118,8 +118,12 @@ def _calibration(args: argparse.Namespace):  # noqa: ANN202
     from selector.core.estimate.calibration import get_calibration, load_calibration
 
     device = args.fits or "cpu"
-    if device.startswith("cuda") or args.profile:
-        return load_calibration()
+    if device.startswith("cuda"):
+        return None  # GPUs are predicted from published throughput
+    if args.profile:
+        print("note: no CPU latency for another machine's profile (it needs that CPU's calibration)",
+              file=sys.stderr)
+        return None
     cal = load_calibration()
     if cal is None:
         print("calibrating this CPU for latency estimates (once, a few seconds)...", file=sys.stderr)
