@@ -162,7 +162,9 @@ def test_cli_ranks_two_text_models_on_a_csv(tmp_path, capsys):
     session = rank_session(results)
     assert len(session.ranking.candidates) == 2 and session.random_ranking is None
     top = session.ranking.candidates[0]
-    assert top.model in out.split("Transferability")[1].splitlines()[4]
+    table = out.split("Transferability")[1].splitlines()
+    first_row = next((line for line in table if line.strip().startswith("1 ")), out)
+    assert top.model in first_row and f"{top.mean_rank:.2f}" in first_row
 
 
 def test_one_class_folder_fails_with_a_clear_message(tmp_path):
@@ -222,3 +224,23 @@ def test_stored_rows_round_trip_as_transfer_scores(image_runs, shared_home):
     row = image_runs["bench"].results[0].rows[0]
     scores = TransferScores.from_dict(row)
     assert scores.n_samples == 48 and scores.label_digest == row["label_digest"]
+
+
+def test_out_of_memory_halves_the_extraction_batch_in_process(monkeypatch):
+    from selector.core.models import resolve_model
+    from selector.core.probes.context import ProbeContext
+    from selector.core.probes.kinds import transfer
+
+    real = transfer._Extractor._features
+
+    def tight(self, inputs, amp_dtype):  # noqa: ANN001, ANN202 - a device that fits 8 images
+        if inputs.shape[0] > 8:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(self, inputs, amp_dtype)
+
+    monkeypatch.setattr(transfer._Extractor, "_features", tight)
+    spec = _spec(resolve_model("test_vit"), params={"cache": False, "curve": False})
+    report = transfer.run(spec, ProbeContext(spec, io.BytesIO()))
+    row = report["rows"][0]
+    assert row["oom_step_downs"] == [16] and row["batch_size"] == 8
+    assert row["n_samples"] == 48 and not row["partial"]

@@ -135,3 +135,25 @@ def test_rank_session_keeps_random_weights_and_other_samples_apart():
     direct = rank_candidates({m: session.rows[m] for m in ("good", "fair")})
     assert direct.top == "good"
     assert rank_session([]).empty
+
+
+def test_model_fingerprint_follows_the_weights_file(tmp_path):
+    import os
+
+    from selector.core.models import resolve_model
+    from tests.catalog_helpers import save_timm_folder
+
+    save_timm_folder(tmp_path / "mine", "test_resnet", num_classes=3)
+    entry = resolve_model(str(tmp_path / "mine"))
+    settings = {"seed": 0, "precision": "fp32"}
+    before = cache.model_fingerprint(entry, "auto", settings)
+    assert before["weights"].startswith("local:") and before["precision"] == "fp32"
+    assert cache.model_fingerprint(entry, "random", settings)["weights"] == "random"
+    weights = tmp_path / "mine" / "model.safetensors"
+    st = weights.stat()
+    os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # retrained in place
+    after = cache.model_fingerprint(entry, "auto", settings)
+    assert after["weights"] != before["weights"]
+    assert cache.feature_key(after, {}) != cache.feature_key(before, {})
+    hub = resolve_model("test_vit")  # its Hub weights are not on this machine
+    assert cache.model_fingerprint(hub, "auto", settings)["weights"] == "absent"

@@ -47,9 +47,10 @@ def _table(title: str, ranking: Any, rows: dict[str, dict[str, Any]]):  # noqa: 
                f"{features}). first: share of {ranking.n_boot} bootstrap resamples in which the "
                f"model ranks first; 95%: its range of positions over them")
     table = Table(title=title, title_justify="left", caption=caption, caption_justify="left",
-                  box=box.SIMPLE_HEAD, padding=(0, 1))
-    for col in ("#", "model", "mean\nrank", "first", "95%", "LogME", "k-NN", "linear"):
-        table.add_column(col, justify="left" if col == "model" else "right", no_wrap=True)
+                  box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, show_edge=False)
+    for col in ("#", "model", "mean\nrank", "first", "95%", "LogME", "k-NN %", "linear %"):
+        table.add_column(col, justify="left" if col == "model" else "right",
+                         no_wrap=col != "model", overflow="fold")  # long ids fold, figures stay
     for c in ranking.candidates:
         interval = "—" if c.rank_interval is None else (
             f"{c.rank_interval[0]}" if c.rank_interval[0] == c.rank_interval[1]
@@ -58,8 +59,8 @@ def _table(title: str, ranking: Any, rows: dict[str, dict[str, Any]]):  # noqa: 
             str(c.position), c.model, f"{c.mean_rank:.2f}",
             "—" if c.top_fraction is None else f"{100 * c.top_fraction:.0f}%", interval,
             f"{c.scores['logme']:.3f} ({_rank(c.ranks['logme'])})",
-            f"{100 * c.scores['knn']:.1f}% ({_rank(c.ranks['knn'])})",
-            f"{100 * c.scores['linear']:.1f}% ({_rank(c.ranks['linear'])})")
+            f"{100 * c.scores['knn']:.1f} ({_rank(c.ranks['knn'])})",
+            f"{100 * c.scores['linear']:.1f} ({_rank(c.ranks['linear'])})")
     return table
 
 
@@ -82,8 +83,9 @@ def _sentences(session: Any) -> list[str]:
     if session.prior is not None:
         lines.append(session.prior.message)
     elif ranking.top_stability is not None and len(ranking.candidates) > 1:
-        lines.append(f"{ranking.top} ranks first in {ranking.top_stability:.0%} of "
-                     f"{ranking.n_boot} bootstrap resamples of the samples.")
+        share = f"{ranking.top_stability:.0%} of {ranking.n_boot} bootstrap resamples of the samples"
+        lines.append(f"That lead is not reliable: {ranking.top} ranks first in only {share}."
+                     if ranking.top_stability < 0.5 else f"{ranking.top} ranks first in {share}.")
     if session.label_need is not None and len(ranking.candidates) > 1:
         lines.append("Data need: " + session.label_need.message)
     return lines

@@ -99,6 +99,53 @@ def sample_fingerprint(items: Iterable[Any], labels: Iterable[str], modality: st
     return h.hexdigest()[:32]
 
 
+def model_fingerprint(entry: Any, weights_asked: str, settings: dict[str, Any]) -> dict | None:
+    """What a model's features depend on, told without loading the model: the catalog
+    entry, where its weights would come from (file, size, time; ``absent`` when ``auto``
+    will fall back to random weights) and the extraction ``settings``. None when the
+    weights' origin cannot be told (then the cache is not used)."""
+    try:
+        if weights_asked == "random":
+            weights = "random"
+        elif entry.source == "local":
+            weights = f"local:{entry.local_path}:{path_fingerprint(entry.local_path)}"
+        elif entry.is_vision:
+            found = _timm_weights_file(entry)
+            weights = f"{found}:{path_fingerprint(found)}" if found else "absent"
+        else:
+            from selector.core.catalog.checkpoints import HF_WEIGHT_FILES
+            from selector.core.catalog.loading import cached_snapshot
+
+            folder = cached_snapshot(entry, HF_WEIGHT_FILES)
+            weights = f"{folder}:{path_fingerprint(folder)}" if folder else "absent"
+    except Exception:  # noqa: BLE001 - no fingerprint, no cache; the probe still runs
+        return None
+    return {"id": entry.id, "source": entry.source, "architecture": entry.architecture,
+            "hub": entry.hf_hub_id, "config": digest(entry.config or {}, 16),
+            "input_size": list(entry.input_size), "weights_asked": weights_asked,
+            "weights": weights, **settings}
+
+
+def _timm_weights_file(entry: Any) -> Path | None:
+    """The timm weights file ``build_model`` would load. Looked up in the Hugging Face cache
+    directly when the entry names its repo (importing timm costs seconds, and a cache hit
+    needs no model); through ``timm_cached_weights`` otherwise (URL-only weights)."""
+    if entry.hf_hub_id:
+        from huggingface_hub import try_to_load_from_cache
+
+        from selector.core.hub import cache_dir
+        from selector.core.models import _TIMM_HUB_FILES
+
+        for name in _TIMM_HUB_FILES:
+            found = try_to_load_from_cache(entry.hf_hub_id, name, cache_dir=cache_dir())
+            if isinstance(found, str) and Path(found).is_file():
+                return Path(found)
+        return None
+    from selector.core.models import timm_cached_weights
+
+    return timm_cached_weights(entry)
+
+
 # ----------------------------------------------------------------------------- read and write
 
 @dataclass

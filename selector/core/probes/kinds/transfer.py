@@ -91,7 +91,11 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
     key = None
     t0 = time.perf_counter()
     if p["cache"]:
-        fingerprint = _model_fingerprint(spec, entry, p, precision, software)
+        fingerprint = cache.model_fingerprint(entry, spec.weights, {
+            "seed": int(p["seed"]), "precision": precision,
+            "pooling": p["text_pooling"] if entry.is_text else None,
+            "max_length": p["max_length"] if entry.is_text else None,
+            "versions": {k: software.get(k) for k in ("torch", "timm", "transformers")}})
         key = cache.feature_key(fingerprint, sampled) if fingerprint is not None else None
         steps["fingerprint"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -144,7 +148,8 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
     row.update({
         "model_id": spec.model, "device": device, "weights": weights, "weights_note": weights_note,
         "scores_meaningful": meaningful, "caveat": "" if meaningful else RANDOM_CAVEAT,
-        "from_cache": hit is not None, "cache_file": str(hit.path if hit else (cache.cache_path(key) if key else "")),
+        "from_cache": hit is not None,
+        "cache_file": str(hit.path) if hit else (str(cache.cache_path(key)) if key else ""),
         "cache_key": key or "", "cached_at": hit.meta.get("saved_at") if hit else None,
         "sample_digest": sample_digest if not extraction["partial"] else sample_digest + "-partial",
         **extraction, "sample": sample.to_dict(), "data": data.summary(),
@@ -159,11 +164,12 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
                "scores_meaningful": meaningful, "from_cache": hit is not None,
                "partial": extraction["partial"],
                "samples_per_s": None if hit else extraction.get("samples_per_s"),
-               **{f"{k}_s": row["step_s"].get(k) for k in ("data", "load", "extract", "scores", "curve")}}
+               **{f"{k}_s": row["step_s"].get(k)
+                  for k in ("data", "load", "extract", "scores", "curve")}}
     return {"weights": weights, "weights_note": weights_note, "rows": [row], "summary": summary,
-            "settings": {**p, "max_items": cap, "device": device, "precision": extraction["precision"],
-                         "batch_size": extraction["batch_size"], "feature_method": extraction["feature_method"],
-                         "preprocessing": extraction["preprocessing"]},
+            "settings": {**p, "max_items": cap, "device": device,
+                         **{k: extraction[k] for k in ("precision", "batch_size", "feature_method",
+                                                       "preprocessing")}},
             "software": software, "message": _message(scores, extraction, hit is not None, meaningful)}
 
 
@@ -227,40 +233,6 @@ def _precision(device: str, amp: bool) -> str:
 
 def _batch(spec, p) -> int:  # noqa: ANN001
     return max(1, int(p["batch_size"] or max(spec.batch_sizes or [32])))
-
-
-def _model_fingerprint(spec, entry, p, precision: str, software: dict) -> dict | None:  # noqa: ANN001
-    """What the features depend on, without loading the model; None when the weights'
-    origin cannot be told (then the cache is not used)."""
-    from selector.core.transfer.cache import path_fingerprint
-
-    try:
-        if spec.weights == "random":
-            weights = "random"
-        elif entry.source == "local":
-            weights = f"local:{entry.local_path}:{path_fingerprint(entry.local_path)}"
-        elif entry.is_vision:
-            from selector.core.models import timm_cached_weights
-
-            found = timm_cached_weights(entry)
-            weights = f"{found}:{path_fingerprint(found)}" if found else "absent"
-        else:
-            from selector.core.catalog.checkpoints import HF_WEIGHT_FILES
-            from selector.core.catalog.loading import cached_snapshot
-
-            folder = cached_snapshot(entry, HF_WEIGHT_FILES)
-            weights = f"{folder}:{path_fingerprint(folder)}" if folder else "absent"
-    except Exception:  # noqa: BLE001 - no fingerprint, no cache; the probe still runs
-        return None
-    from selector.core.transfer.cache import digest
-
-    return {"id": entry.id, "source": entry.source, "architecture": entry.architecture,
-            "hub": entry.hf_hub_id, "config": digest(entry.config or {}, 16),
-            "input_size": list(entry.input_size), "weights_asked": spec.weights, "weights": weights,
-            "seed": int(p["seed"]), "precision": precision,
-            "pooling": p["text_pooling"] if entry.is_text else None,
-            "max_length": p["max_length"] if entry.is_text else None,
-            "versions": {k: software.get(k) for k in ("torch", "timm", "transformers")}}
 
 
 # ----------------------------------------------------------------------------- extraction
