@@ -50,7 +50,8 @@ def test_latency_sweep_of_batches_and_int8(test_resnet):
         assert row.samples_per_s == pytest.approx(row.batch_size * 1000 / row.mean_ms, rel=1e-3)
         assert row.cv == pytest.approx(row.std_ms / row.mean_ms, rel=1e-2)
         assert row.first_call_ms > 0 and row.load_s > 0
-        assert row.peak_rss_mib >= row.rss_before_mib > 100 and row.rss_poll_ms == 10
+        assert row.peak_rss_mib >= row.rss_before_mib > 100
+        assert row.peak_rss_method in ("kernel high-water mark (VmHWM)", "polled every 10 ms")
         assert row.cuda_max_allocated_mib is None and not row.budget_limited
     assert rows[0].quantized_fraction is None and 0 < rows[2].quantized_fraction < 1
     assert rows[2].convert_s > 0

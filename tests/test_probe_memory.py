@@ -28,7 +28,8 @@ def test_the_poller_catches_a_spike_that_is_gone_by_the_end(monkeypatch):
         peaks = monitor.peaks()
     assert memory.current_rss_mib() < before + 100, "the block was freed"
     assert peaks["peak_rss_mib"] >= before + 180
-    assert peaks["rss_poll_ms"] == 5.0 and peaks["cuda_max_allocated_mib"] is None
+    assert peaks["rss_poll_ms"] == 5.0 and peaks["peak_rss_method"] == "polled every 5 ms"
+    assert peaks["cuda_max_allocated_mib"] is None
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="Linux only")
@@ -42,6 +43,7 @@ def test_the_kernel_high_water_mark_misses_no_spike():
     if not monitor._hwm_ok:
         pytest.skip("this kernel does not allow resetting VmHWM")
     assert peaks["peak_rss_mib"] >= before + 130
+    assert peaks["peak_rss_method"] == "kernel high-water mark (VmHWM)" and peaks["rss_poll_ms"] == 10_000
     monitor.reset()  # a new window forgets the old peak
     assert monitor.peaks()["peak_rss_mib"] < before + 100
 

@@ -1,8 +1,11 @@
 """Peak memory of the probe process, measured while it works (used in probe children).
 
-- Resident memory (RSS), polled by a background thread every ``poll_s`` (10 ms by default)
-  and, on Linux, also the kernel's own high-water mark (``VmHWM``, reset through
-  ``/proc/self/clear_refs``), which misses no spike however short.
+- Resident memory (RSS): on Linux the kernel's own high-water mark (``VmHWM``, reset through
+  ``/proc/self/clear_refs``), which misses no spike however short; elsewhere a background
+  thread polls it every ``poll_s`` (10 ms by default). Where the kernel keeps the peak, the
+  thread polls only every ``RELAXED_POLL_S``: a Python thread waking 100 times a second
+  costs the measured model a few percent on a busy machine (it competes for the GIL and,
+  when the CPU is oversubscribed, can be preempted while holding it).
 - CUDA: ``torch.cuda.max_memory_allocated`` / ``max_memory_reserved`` (reset per window).
 - NVML: the GPU memory the driver attributes to this process (CUDA context included),
   polled every ``nvml_every_s`` when NVML and the process are visible.
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 MIB = 2**20
+RELAXED_POLL_S = 0.25
 
 
 def current_rss_mib() -> float:
@@ -96,6 +100,19 @@ class MemoryMonitor:
             index = int(device.split(":")[1]) if ":" in device else 0
             self.nvml = NvmlProcessMemory(index)
 
+    @property
+    def interval_s(self) -> float:
+        """The poll interval in use: ``poll_s``, or relaxed when the kernel keeps the peak."""
+        if not self._hwm_ok:
+            return self.poll_s
+        return max(self.poll_s, min(RELAXED_POLL_S, self.nvml_every_s) if self._cuda else RELAXED_POLL_S)
+
+    @property
+    def method(self) -> str:
+        if self._hwm_ok:
+            return "kernel high-water mark (VmHWM)"
+        return f"polled every {self.poll_s * 1000:g} ms"
+
     def start(self) -> "MemoryMonitor":
         self.reset()
         self._thread = threading.Thread(target=self._poll, name="memory-monitor", daemon=True)
@@ -118,7 +135,7 @@ class MemoryMonitor:
 
         proc = psutil.Process()
         next_nvml = 0.0
-        while not self._stop.wait(self.poll_s):
+        while not self._stop.wait(self.interval_s):
             rss = proc.memory_info().rss / MIB
             with self._lock:
                 self._peak_rss = max(self._peak_rss, rss)
@@ -155,7 +172,8 @@ class MemoryMonitor:
         hwm = _read_hwm_mib() if self._hwm_ok else None
         out: dict[str, float | None] = {
             "peak_rss_mib": round(max(peak, hwm or 0.0), 1),
-            "rss_poll_ms": round(self.poll_s * 1000, 1),
+            "peak_rss_method": self.method,
+            "rss_poll_ms": round(self.interval_s * 1000, 1),
             "cuda_max_allocated_mib": None, "cuda_max_reserved_mib": None,
             "nvml_process_mib": None if nvml is None else round(nvml, 1),
         }

@@ -100,9 +100,11 @@ class LatencyRow:
     rss_before_mib: float | None = None
     """Resident memory of the probe process before this row started."""
     peak_rss_mib: float | None = None
-    """Peak resident memory of the probe process during this row (process-wide, polled at
-    ``rss_poll_ms`` and, on Linux, also the kernel's high-water mark)."""
+    """Peak resident memory of the probe process during this row (process-wide)."""
+    peak_rss_method: str = ""
+    """``kernel high-water mark (VmHWM)`` (Linux: exact) or ``polled every 10 ms``."""
     rss_poll_ms: float | None = None
+    """Interval of the RSS poller (relaxed to 250 ms where the kernel keeps the peak)."""
     cuda_max_allocated_mib: float | None = None
     cuda_max_reserved_mib: float | None = None
     nvml_process_mib: float | None = None
@@ -171,6 +173,7 @@ class FinetuneReport:
     """Text: ``model tokenizer (<path>)`` or ``hashing fallback`` (when none was local)."""
     load_s: float | None = None
     peak_rss_mib: float | None = None
+    peak_rss_method: str = ""
     cuda_max_allocated_mib: float | None = None
     cuda_max_reserved_mib: float | None = None
     nvml_process_mib: float | None = None
