@@ -244,3 +244,17 @@ def test_out_of_memory_halves_the_extraction_batch_in_process(monkeypatch):
     row = report["rows"][0]
     assert row["oom_step_downs"] == [16] and row["batch_size"] == 8
     assert row["n_samples"] == 48 and not row["partial"]
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_extraction_uses_autocast_and_agrees_with_the_cpu(image_runs, shared_home):
+    """On a GPU: ``HF_HUB_OFFLINE=1 python -m pytest tests/test_probe_transfer.py -k cuda``."""
+    vit = image_runs["entries"][1]
+    result, _ = _run(_spec(vit, device="cuda"))
+    assert result.status == FINISHED, result.error
+    row, cpu = result.rows[0], image_runs["bench"].results[1].rows[0]
+    assert row["precision"] in ("bf16-autocast", "fp16-autocast") and not row["from_cache"]
+    assert row["cache_key"] != cpu["cache_key"]  # other precision, other features
+    assert row["device"].startswith("cuda") and row["cuda_max_allocated_mib"] > 0
+    assert row["label_digest"] == cpu["label_digest"] and row["fp32_retries"] == 0
+    _sane(row)
