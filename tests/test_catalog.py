@@ -204,6 +204,25 @@ def test_build_snapshot_in_process(tmp_path):
     assert catalog.get("test_vit.r160_in1k").params == 371_240
 
 
+def test_remeasure_replaces_only_the_failed_entries(tmp_path, capsys):
+    from selector.cli import main
+    from selector.core.catalog.snapshot import read_header, write_snapshot
+
+    entries = small_entries()
+    entries[0].params, entries[0].notes = 123, "kept as it was"
+    path = write_snapshot(tmp_path / "s.json.gz", entries, versions=installed_versions(),
+                          failures={"test_vit.r160_in1k": "timed out after 300 s"})
+    assert main(["catalog", "build", "--out", str(path), "--failed", "--jobs", "0", "--no-activation"]) == 0
+    assert "0 with a failed measurement" in capsys.readouterr().out
+    catalog = load_catalog(path, include_local=False, check_cache=False)
+    assert catalog.get("test_vit.r160_in1k").params == 371_240
+    assert catalog.get("resnet50.a1_in1k").params == 123  # untouched
+    assert read_header(path)["failures"] == {} and read_header(path)["remeasured"] == ["test_vit.r160_in1k"]
+    assert main(["catalog", "build", "--out", str(path), "--failed"]) == 2
+    assert main(["catalog", "build", "--out", str(path), "--remeasure", "nope", "--jobs", "0"]) == 2
+    assert "not in the snapshot: nope" in capsys.readouterr().err
+
+
 def test_a_timed_out_network_keeps_its_size_and_macs():
     """The slow activation trace is dropped for a network whose task timed out, not its counts."""
     from selector.core.catalog.buildpool import Task

@@ -25,6 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="seconds one model may take before it is recorded as failed (default 300)")
     build.add_argument("--no-activation", action="store_true", help="skip the activation profiles (faster)")
     build.add_argument("--no-text", action="store_true", help="vision entries only")
+    again = build.add_mutually_exclusive_group()
+    again.add_argument("--remeasure", nargs="+", metavar="ID",
+                       help="measure only these ids again, keeping the rest of the snapshot at --out")
+    again.add_argument("--failed", action="store_true",
+                       help="measure again the models that failed in the snapshot at --out")
     build.add_argument("--quiet", action="store_true", help="no progress output")
     add = sub.add_parser("add", help="add a local model folder or checkpoint file")
     add.add_argument("path", metavar="PATH", help="Hugging Face folder (config.json + safetensors) "
@@ -82,9 +87,12 @@ def _build(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 0:
         raise SelectorError("--limit must be 0 or more")
     try:
-        report = build_snapshot(out, limit=args.limit, jobs=args.jobs, timeout=args.timeout,
-                                with_activation=not args.no_activation, include_text=not args.no_text,
-                                progress=progress)
+        if args.remeasure or args.failed:
+            report = _remeasure(out, args, progress)
+        else:
+            report = build_snapshot(out, limit=args.limit, jobs=args.jobs, timeout=args.timeout,
+                                    with_activation=not args.no_activation, include_text=not args.no_text,
+                                    progress=progress)
     except OSError as err:
         raise SelectorError(f"cannot write the snapshot {out}: {err}") from err
     print(f"wrote {report.path}: {report.entries} entries, {report.measured} measured, "
@@ -94,6 +102,20 @@ def _build(args: argparse.Namespace) -> int:
     if len(report.failures) > 20:
         print(f"  ... and {len(report.failures) - 20} more (listed in the snapshot's 'failures')")
     return 0
+
+
+def _remeasure(out, args: argparse.Namespace, progress):  # noqa: ANN001, ANN202
+    from selector.core.catalog.snapshot import read_header, remeasure_snapshot
+    from selector.core.errors import SelectorError
+
+    try:
+        ids = args.remeasure or list(read_header(out).get("failures", {}))
+    except (OSError, ValueError) as err:
+        raise SelectorError(f"cannot read the snapshot {out}: {err}") from err
+    if not ids:
+        raise SelectorError(f"nothing failed in {out}")
+    return remeasure_snapshot(out, ids, jobs=args.jobs, timeout=args.timeout,
+                              with_activation=not args.no_activation, progress=progress)
 
 
 def _add(args: argparse.Namespace) -> int:

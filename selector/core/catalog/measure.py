@@ -95,7 +95,9 @@ def measure_timm(
         return out
     out.params = count_params(model)
     model.eval()
-    input_size = tuple(model.pretrained_cfg.get("input_size") or (3, 224, 224))
+    # the entry's size (timm's registered config) first: a few models carry a stale size in
+    # their own pretrained_cfg (vitamin_xlarge_336 says 256 px)
+    input_size = tuple(getattr(entry, "input_size", None) or model.pretrained_cfg.get("input_size") or (3, 224, 224))
     x = torch.empty((1, *input_size), device="meta")
     try:
         out.macs = count_macs(model, lambda m: m(x))

@@ -126,55 +126,105 @@ def _apply(entry: CatalogEntry, result: dict[str, Any], failures: dict[str, str]
     entry.notes = "; ".join(n for n in notes if n)
 
 
+def measure_entries(
+    entries: list[CatalogEntry], *, jobs: int = 1, timeout: float = 300.0, with_activation: bool = True,
+    progress: ProgressFn | None = None,
+) -> dict[str, str]:
+    """Fill in params, MACs and activation of ``entries`` in place; returns failures by id.
+
+    Vision entries that share a network (same architecture, input size and head) are
+    measured once. A worker that fails, crashes or exceeds ``timeout`` seconds on one model
+    costs only that model: its entries keep what is known and the failure is recorded.
+    """
+    from selector.core.catalog.buildpool import Task, run_tasks
+    from selector.core.catalog.vision import measurement_key
+
+    groups: dict[tuple, list[CatalogEntry]] = {}
+    for entry in entries:
+        key = measurement_key(entry) if entry.is_vision else ("text", entry.id)
+        groups.setdefault(key, []).append(entry)
+    tasks, by_task = [], {}
+    for members in groups.values():
+        first = members[0]
+        kind = "timm" if first.is_vision else "text"
+        task = Task(key=f"{kind}:{first.id}", kind=kind, name=first.id, entry=first.to_dict(),
+                    with_activation=with_activation)
+        tasks.append(task)
+        by_task[task.key] = members
+    results = run_tasks(tasks, jobs=jobs, timeout=timeout, progress=progress)
+    results.update(_retry_without_activation(tasks, results, jobs, timeout, progress))
+    failures: dict[str, str] = {}
+    for key, members in by_task.items():
+        for entry in members:
+            _apply(entry, results.get(key, {"error": "not measured"}), failures)
+    return failures
+
+
 def build_snapshot(
     out: str | Path, *, limit: int | None = None, jobs: int = 1, timeout: float = 300.0,
     names: list[str] | None = None, include_text: bool = True, with_activation: bool = True,
     progress: ProgressFn | None = None,
 ) -> BuildReport:
-    """Measure every entry (or the first ``limit`` vision tags) and write the snapshot to ``out``.
-
-    Networks shared by several tags (same architecture, input size and head) are measured
-    once. A worker that fails, crashes or exceeds ``timeout`` seconds on one model costs
-    only that model: its entries are kept with what is known and the failure recorded.
-    """
-    from selector.core.catalog.buildpool import Task, run_tasks
+    """Measure every entry (or the first ``limit`` vision tags) and write the snapshot to ``out``."""
     from selector.core.catalog.text import text_entries
-    from selector.core.catalog.vision import measurement_key, pretrained_names, vision_entries
+    from selector.core.catalog.vision import pretrained_names, vision_entries
 
     start = time.perf_counter()
     vision_names = names if names is not None else pretrained_names()
     if limit is not None:
         vision_names = vision_names[:limit]
-    entries = vision_entries(vision_names)
-    groups: dict[tuple, list[CatalogEntry]] = {}
-    for entry in entries:
-        groups.setdefault(measurement_key(entry), []).append(entry)
-    tasks = [
-        Task(key=f"timm:{group[0].id}", kind="timm", name=group[0].id, entry=group[0].to_dict(),
-             with_activation=with_activation)
-        for group in groups.values()
-    ]
-    texts = text_entries() if include_text else []
-    by_task: dict[str, list[CatalogEntry]] = {t.key: groups[measurement_key(_entry(t))] for t in tasks}
-    for entry in texts:
-        task = Task(key=f"text:{entry.id}", kind="text", name=entry.id, entry=entry.to_dict(),
-                    with_activation=with_activation)
-        tasks.append(task)
-        by_task[task.key] = [entry]
-    results = run_tasks(tasks, jobs=jobs, timeout=timeout, progress=progress)
-    results.update(_retry_without_activation(tasks, results, jobs, timeout, progress))
-    failures: dict[str, str] = {}
-    for key, members in by_task.items():
-        result = results.get(key, {"error": "not measured"})
-        for entry in members:
-            _apply(entry, result, failures)
-    all_entries = sorted(entries, key=lambda e: e.id) + texts
+    entries = sorted(vision_entries(vision_names), key=lambda e: e.id)
+    entries += text_entries() if include_text else []
+    failures = measure_entries(entries, jobs=jobs, timeout=timeout, with_activation=with_activation,
+                               progress=progress)
+    return _finish(out, entries, failures, start, jobs)
+
+
+def remeasure_snapshot(
+    path: str | Path, ids: list[str], *, out: str | Path | None = None, jobs: int = 1,
+    timeout: float = 300.0, with_activation: bool = True, progress: ProgressFn | None = None,
+) -> BuildReport:
+    """Measure ``ids`` again (fresh entries) and keep the rest of the snapshot at ``path``.
+
+    For a model that failed or timed out in a full build; the snapshot must have been built
+    with the installed timm and transformers (otherwise rebuild it whole).
+    """
+    from selector.core.catalog.catalog import TRACKED_PACKAGES
+    from selector.core.catalog.text import text_entries
+    from selector.core.catalog.vision import vision_entries
+    from selector.core.errors import SelectorError
+
+    start = time.perf_counter()
+    data = read_snapshot(path)
     versions = _versions()
-    path = write_snapshot(out, all_entries, versions=versions, failures=failures,
-                          extra={"build_seconds": round(time.perf_counter() - start, 1), "jobs": jobs})
+    if any(data["versions"].get(k) != versions.get(k) for k in TRACKED_PACKAGES):
+        raise SelectorError(f"{path} was built with {data['versions']}, not the installed {versions}: "
+                            "rebuild it whole with `selector catalog build`")
+    entries = [CatalogEntry.from_dict(item) for item in data["entries"]]
+    known = {e.id: e for e in entries}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise SelectorError(f"not in the snapshot: {', '.join(unknown)}")
+    texts = {e.id: e for e in text_entries()}
+    fresh = vision_entries([i for i in ids if known[i].is_vision]) + [texts[i] for i in ids if i in texts]
+    failures = measure_entries(fresh, jobs=jobs, timeout=timeout, with_activation=with_activation,
+                               progress=progress)
+    replaced = {e.id: e for e in fresh}
+    entries = [replaced.get(e.id, e) for e in entries]
+    old = {k: v for k, v in data.get("failures", {}).items() if k not in replaced}
+    extra = {"build_seconds": data.get("build_seconds"), "jobs": data.get("jobs"),
+             "remeasured": sorted({*data.get("remeasured", []), *ids})}
+    return _finish(out or path, entries, {**old, **failures}, start, jobs, extra)
+
+
+def _finish(out: str | Path, entries: list[CatalogEntry], failures: dict[str, str], start: float,
+            jobs: int, extra: dict[str, Any] | None = None) -> BuildReport:
+    versions = _versions()
+    extra = extra or {"build_seconds": round(time.perf_counter() - start, 1), "jobs": jobs}
+    path = write_snapshot(out, entries, versions=versions, failures=failures, extra=extra)
     return BuildReport(
-        path=path, entries=len(all_entries), seconds=time.perf_counter() - start,
-        measured=sum(e.params is not None and e.macs is not None for e in all_entries),
+        path=path, entries=len(entries), seconds=time.perf_counter() - start,
+        measured=sum(e.params is not None and e.macs is not None for e in entries),
         failures=failures, versions=versions,
     )
 
@@ -203,7 +253,3 @@ def _retry_without_activation(
         if result.get("params") is not None:
             result["error"] = f"activation profile: {first}" + (f"; {result['error']}" if result.get("error") else "")
     return {k: v for k, v in retried.items() if v.get("params") is not None}
-
-
-def _entry(task: Any) -> CatalogEntry:
-    return CatalogEntry.from_dict(task.entry)
