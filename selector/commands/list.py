@@ -174,19 +174,21 @@ def _print_table(rows, flt, profile, total: int, latencies: dict) -> None:  # no
     from selector.core.units import fmt_count, fmt_mib, fmt_ms
 
     console = Console()
+    if not console.is_terminal:  # piped: room for whole ids rather than 80 columns
+        console = Console(width=max(console.width, 160))
     has_fit = any(r is not None for _e, r in rows)
     title = f"{len(rows)} model{'' if len(rows) == 1 else 's'} (of {total})"
     if flt.fits_on:
         title += f" that fit on {flt.fits_on} of {profile.name}: {flt.workload.describe()}"
     table = Table(title=title, title_justify="left")
-    for col, justify in (("model", "left"), ("family", "left"), ("params", "right"),
-                         ("MACs", "right"), ("acc %", "right")):
-        table.add_column(col, justify=justify)
+    table.add_column("model", overflow="fold")  # ids are copied into other commands: never cut
+    for col, justify in (("family", "left"), ("params", "right"), ("MACs", "right"), ("acc %", "right")):
+        table.add_column(col, justify=justify, no_wrap=True)
     if has_fit:
-        table.add_column("fit")
-        table.add_column("needs", justify="right")
+        table.add_column("fit", no_wrap=True)
+        table.add_column("needs", justify="right", no_wrap=True)
     if latencies:
-        table.add_column("ms/batch", justify="right")
+        table.add_column("ms/batch", justify="right", no_wrap=True)
     colors = {"fits": "green", "tight": "yellow", "no": "red"}
     for entry, result in rows:
         acc = accuracy(entry)

@@ -238,7 +238,7 @@ def _from_profile(
         input_bytes *= p_scale
     trainable = profile["trainable_param_bytes"] * p_scale
     notes: list[str] = []
-    if profile.get("version") == 1:
+    if "peak_cpu" not in profile["inference"]:
         notes.append("profile from an earlier tracer (no oneDNN copies or AMP precisions): rebuild the catalog")
     if not workload.training:
         points, a_scale = _points(profile["inference"], device_kind, workload, a_scale, notes)

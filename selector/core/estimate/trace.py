@@ -54,7 +54,7 @@ already divided by the traced batch)::
      "macs_per_sample": {"conv": x, "depthwise": x, "matmul": x, "attention": x},
      "errors": {"train": "...", ...},    # runs that failed (the others are kept)
      "data_dependent_ops": n,            # .item() calls answered with a stand-in (1/False)
-     "seconds": t}
+     "seconds": t, "cpu_seconds": t}     # wall-clock and CPU time of the trace
 
 On CPU, each convolution also holds oneDNN's blocked-format copies of its input, weights
 and output while it runs (``ONEDNN_VERBOSE`` shows the reorders); ``peak_cpu`` counts them.
@@ -139,7 +139,7 @@ def profile_model(
     params = list(model.parameters())
     if any(p.device.type != "meta" for p in params):
         raise ValueError("profile_model needs a model built on the meta device")
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     batch = TRACE_BATCH
     if kind == "text":
         size_key, size = "seq_len", seq_len
@@ -215,6 +215,7 @@ def profile_model(
     profile["errors"] = errors
     profile["data_dependent_ops"] = sum(r.tracker.data_dependent for r in runs)
     profile["seconds"] = round(time.perf_counter() - start, 3)
+    profile["cpu_seconds"] = round(time.process_time() - cpu_start, 3)
     return profile
 
 
