@@ -154,3 +154,20 @@ def test_learning_curve_skips_levels_a_class_cannot_fill():
     x, codes = planted(2.0, seed=3, n=40)               # 10 per class
     curve = learning_curve(x, codes, shots=(5, 10, 25), repeats=2, threads=1)
     assert [p.shots for p in curve.points] == [5, None]
+
+
+def test_stability_resamples_do_not_inflate_logme_in_the_wide_regime():
+    """With-replacement resamples duplicate samples, which LogME counts as extra evidence:
+    at 32 x 384 the resample mean was far above the full-data score. Subsamples are not."""
+    import numpy as np
+
+    from selector.core.transfer import score_features
+    from selector.core.transfer.scores import bootstrap_indices
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(2), 16)
+    features = rng.normal(size=(32, 384)) + 1.5 * np.eye(2, 384)[labels]
+    scores = score_features(features, labels, n_boot=20)
+    assert abs(np.mean(scores.logme_bootstrap) - scores.logme) < 0.1
+    for idx in bootstrap_indices(labels, 5, seed=1):
+        assert len(set(idx.tolist())) == len(idx) and np.bincount(labels[idx]).min() >= 2

@@ -254,24 +254,34 @@ def linear_probe_predictions(space: np.ndarray, codes: np.ndarray, folds: int = 
     return predictions, fold, n_folds, converged
 
 
-def bootstrap_indices(codes: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """(n_boot, N) stratified bootstrap resamples: each class resampled within itself.
+SUBSAMPLE_FRACTION = 0.8
+"""Share of each class kept in a stability resample."""
 
-    A function of the labels and the seed only, so every model of a comparison gets the same
-    resamples.
+
+def bootstrap_indices(codes: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, M) stratified resamples for the stability of the ranking: in each, 80% of every
+    class (at least 2 samples) drawn *without* replacement.
+
+    Not the classic with-replacement bootstrap: a duplicated sample is evidence LogME counts
+    twice, which inflates it (at 32 samples x 384 features, resample means of 6.7 against a
+    full-data 1.2) and more so for wide features, so the "stays first" share would measure the
+    duplicates rather than the data. A function of the labels and the seed only, so every model
+    of a comparison gets the same resamples.
     """
     rng = np.random.default_rng([seed, 0xB007])
     members = [np.flatnonzero(codes == c) for c in range(int(codes.max()) + 1)]
-    out = np.empty((n_boot, codes.shape[0]), dtype=np.int64)
+    sizes = [min(m.size, max(2, int(round(SUBSAMPLE_FRACTION * m.size)))) for m in members]
+    out = np.empty((n_boot, sum(sizes)), dtype=np.int64)
     for b in range(n_boot):
-        out[b] = np.concatenate([rng.choice(m, size=m.size, replace=True) for m in members])
+        out[b] = np.concatenate([np.sort(rng.choice(m, size=k, replace=False))
+                                 for m, k in zip(members, sizes)])
     return out
 
 
 def logme_bootstrap(features: np.ndarray, codes: np.ndarray, indices: np.ndarray,
                     gram: np.ndarray | None = None) -> list[float]:
-    """LogME on each resample, exactly: duplicates become sample weights (one
-    eigendecomposition of at most the number of distinct samples per resample)."""
+    """LogME on each resample, exactly (duplicates, if a caller's indices have any, become
+    sample weights; one eigendecomposition of the distinct samples per resample)."""
     n, n_classes = codes.shape[0], int(codes.max()) + 1
     out = []
     for idx in indices:
