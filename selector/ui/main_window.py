@@ -113,7 +113,6 @@ class MainWindow(QMainWindow):
         scroll.setWidget(left)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(left.sizeHint().width() + 20)
 
         self.catalog_view = CatalogView()
         self.recommendation_panel = RecommendationPanel()

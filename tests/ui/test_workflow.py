@@ -111,12 +111,19 @@ def test_one_click_run_with_a_cancel_and_a_crash(qtbot, make_main_window, tiny_c
 def test_closing_the_window_mid_run_leaves_nothing_behind(qtbot, make_main_window, tiny_catalog):
     window = ready_window(qtbot, make_main_window)
     select(window, ["test_resnet", "test_vit"])
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
     with qtbot.waitSignal(window.run.sig_event, timeout=120_000,
                           check_params_cb=lambda e: e.type == "started"):
         window.benchmark_best()
     session = window.shown_session
+    started = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+    assert started, "a probe process was running"
     window.close()
-    qtbot.waitUntil(lambda: not psutil.Process().children(recursive=True), timeout=10_000)
+
+    def gone() -> bool:
+        return not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in started)
+
+    qtbot.waitUntil(gone, timeout=10_000)
     from selector.core.results import ResultStore
 
     assert ResultStore().get_session(session).status == "open"  # resumable
