@@ -188,3 +188,17 @@ def test_build_never_waits_on_the_network(catalog, monkeypatch):
     finally:
         hub.reset_for_tests()
 
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_build_on_the_gpu(catalog):
+    from selector.core.models import build_model
+
+    built = build_model(catalog.get("test_vit.r160_in1k"), device="cuda", num_classes=3)
+    assert next(built.model.parameters()).device.type == "cuda"
+    with torch.no_grad():
+        assert built.model(torch.randn(2, 3, 160, 160, device="cuda")).shape == (2, 3)
+    text = build_model(catalog.get("sentence-transformers/all-MiniLM-L6-v2"), device="cuda:0")
+    batch = text.tokenizer(["on the gpu"], return_tensors="pt").to("cuda:0")
+    with torch.no_grad():
+        assert text.model(**batch).logits.device.type == "cuda"
