@@ -161,6 +161,17 @@ def test_resolve_ids_hub_ids_architectures_and_paths(catalog, tmp_path):
         resolve_model(str(tmp_path), catalog)
 
 
+def test_bare_architecture_reuses_its_default_tags_measurement():
+    from selector.core.catalog.vision import vision_entry
+    from selector.core.models import resolve_model
+
+    tagged = vision_entry("resnet50.a1_in1k")
+    tagged.params, tagged.macs, tagged.activation = 25_557_032, 4.09e9, {"version": 2}
+    bare = resolve_model("resnet50", Catalog(entries={tagged.id: tagged}))
+    assert bare.id == "resnet50" and bare.hf_hub_id == "timm/resnet50.a1_in1k"
+    assert (bare.params, bare.macs, bare.activation) == (25_557_032, 4.09e9, {"version": 2})
+
+
 def test_gpu_asked_without_one_is_a_clear_error(catalog):
     from selector.core.models import build_model
 

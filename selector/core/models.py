@@ -67,30 +67,39 @@ def resolve_model(spec: str, catalog: "Catalog | None" = None) -> CatalogEntry:
             return inspect_local_model(spec)
         if spec.startswith(("/", ".", "~")) or "\\" in spec:
             raise SelectorError(f"no such model folder or file: {spec}")
-    entry = _timm_architecture_entry(spec)
+    entry = _timm_architecture_entry(spec, catalog)
     if entry is not None:
         return entry
     catalog.get(spec)  # raises with suggestions
     raise AssertionError("unreachable")
 
 
-def _timm_architecture_entry(name: str) -> CatalogEntry | None:
-    """A measured entry for a timm model name (with or without tag) not in the catalog."""
+def _timm_architecture_entry(name: str, catalog: "Catalog") -> CatalogEntry | None:
+    """An entry for a timm model name (with or without tag) that is not a catalog id.
+
+    Its measurements come from the catalog entry of the same network (a bare architecture
+    and its default tag build the same model) or are made now on the meta device.
+    """
     import timm
 
     if not timm.is_model(name.split(".", 1)[0]):
         return None
     from selector.core.catalog.measure import measure_timm
-    from selector.core.catalog.vision import vision_entry
+    from selector.core.catalog.vision import measurement_key, vision_entry
 
     entry = vision_entry(name)
-    measured = measure_timm(name, entry=entry)
-    entry.params, entry.macs, entry.activation = measured.params, measured.macs, measured.activation
-    if measured.error:
-        entry.notes = "; ".join(n for n in (entry.notes, "measurement: " + measured.error) if n)
-    from selector.core.hub import cached_model_repos
+    twin = next((e for e in catalog if e.source == "timm" and e.params is not None
+                 and measurement_key(e) == measurement_key(entry)), None)
+    if twin is not None:
+        entry.params, entry.macs, entry.activation = twin.params, twin.macs, twin.activation
+    else:
+        measured = measure_timm(name, entry=entry)
+        entry.params, entry.macs, entry.activation = measured.params, measured.macs, measured.activation
+        if measured.error:
+            entry.notes = "; ".join(n for n in (entry.notes, "measurement: " + measured.error) if n)
+    from selector.core.catalog.catalog import cached_repo_ids
 
-    entry.weights_cached = bool(entry.hf_hub_id) and entry.hf_hub_id in cached_model_repos()
+    entry.weights_cached = bool(entry.hf_hub_id) and entry.hf_hub_id in cached_repo_ids()
     return entry
 
 
