@@ -216,6 +216,8 @@ class CatalogView(QWidget):
     sig_model_selected = Signal(str)
     sig_filtered = Signal(int, float)
     """(rows shown, milliseconds the filter took)."""
+    sig_rows_ready = Signal(int)
+    """Badges computed for the current request and hardware (number of rows)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -223,6 +225,8 @@ class CatalogView(QWidget):
         self.request = Request()
         self.profile: HardwareProfile | None = None
         self.last_filter_ms = 0.0
+        self.workers = None
+        self._token = 0
 
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search models (e.g. vit small in21k)…")
@@ -305,12 +309,27 @@ class CatalogView(QWidget):
         self.request, self.profile = request, profile
         self._recompute()
 
+    def set_workers(self, workers) -> None:  # noqa: ANN001 - WorkerPool
+        """Compute badges in the background from now on (1,850 entries take a few hundred ms)."""
+        self.workers = workers
+
     def _recompute(self) -> None:
+        self._token += 1
+        if self.workers is None:
+            self._apply_rows(compute_rows(self.entries, self.request, self.profile), self._token)
+            return
+        self.workers.start("Fit badges", compute_rows, list(self.entries), self.request, self.profile,
+                           on_result=lambda rows, token=self._token: self._apply_rows(rows, token))
+
+    def _apply_rows(self, rows: list[CatalogRow], token: int) -> None:
+        if token != self._token:
+            return  # a newer request or profile is being computed
         current = self.current_model()
-        self.model.set_rows(compute_rows(self.entries, self.request, self.profile))
+        self.model.set_rows(rows)
         self.refilter()
         if current:
             self.select_model(current)
+        self.sig_rows_ready.emit(len(rows))
 
     def current_filter(self) -> filters.CatalogFilter:
         family = self.family.currentData()

@@ -115,6 +115,7 @@ class MainWindow(QMainWindow):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
         self.catalog_view = CatalogView()
+        self.catalog_view.set_workers(self.workers)
         self.recommendation_panel = RecommendationPanel()
         self.queue_panel = ProbeQueuePanel()
         self.compare_view = CompareView()

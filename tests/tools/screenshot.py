@@ -53,7 +53,9 @@ def main() -> int:
         QApplication.primaryScreen().grabWindow(0).copy(0, 0, width, height).save(path)
         print("saved", path, flush=True)
 
-    pump(args.wait)
+    pump(args.wait, until=lambda: window.catalog is not None and window.catalog_view.model.rowCount() > 0
+         and window.profile is not None and window.profile.torch is not None)
+    pump(1.0)
     grab("empty")
     if args.models:
         models = args.models.split(",")

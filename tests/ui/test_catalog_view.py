@@ -65,3 +65,17 @@ def test_sorting_by_accuracy_puts_unknown_last(view):
     view.table.sortByColumn(4, view.table.horizontalHeader().sortIndicatorOrder().DescendingOrder)
     assert view.visible_ids()[0] == "vit_base_patch16_224.augreg_in21k_ft_in1k"
     assert view.visible_ids()[-1] == "vit_huge_patch14_224.orig_in21k"
+
+
+def test_badges_are_computed_off_the_gui_thread_and_stale_results_are_dropped(view, qtbot):
+    from selector.ui.workers import WorkerPool
+
+    pool = WorkerPool()
+    view.set_workers(pool)
+    view.fits_only.setChecked(False)
+    with qtbot.waitSignal(view.sig_rows_ready, timeout=10_000):
+        view.set_context(Request(memory_mode="finetune", train_batch_size=64), machine(ram_free_gib=1))
+        view.set_context(Request(memory_mode="finetune", train_batch_size=1), machine(ram_free_gib=64))
+    qtbot.wait(200)  # the first (stale) computation must not overwrite the second
+    assert cell(view, "vit_huge_patch14_224.orig_in21k", COL_TRAIN) == "fits"
+    assert pool.shutdown()

@@ -32,7 +32,8 @@ def tiny_catalog(monkeypatch):
 def ready_window(qtbot, make_main_window):
     window = make_main_window()
     qtbot.waitUntil(lambda: window.catalog is not None and window.live_profile is not None
-                    and window.profile is not None, timeout=60_000)
+                    and window.profile is not None
+                    and window.catalog_view.model.rowCount() == len(window.catalog), timeout=60_000)
     window.confirm_shortlist = False
     window.probe_params = QUICK
     window.prefs.latency_budget_s, window.prefs.transfer_budget_s = 2.0, 5.0
