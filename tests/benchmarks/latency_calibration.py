@@ -10,6 +10,7 @@ Usage::
     python tests/benchmarks/latency_calibration.py                  # recalibrate, all models
     python tests/benchmarks/latency_calibration.py --cached          # reuse the cached calibration
     python tests/benchmarks/latency_calibration.py --models resnet50 --batches 1,16 --train
+    python tests/benchmarks/latency_calibration.py --threads 1 --cpu-time   # on a busy machine
 
 Timings on a shared machine are disturbed by other work: run it twice and say so.
 """
@@ -34,7 +35,7 @@ MODELS = ["resnet18", "resnet50", "mobilenetv3_large_100", "efficientnet_b0", "c
           "vit_small_patch16_224", "deit_tiny_patch16_224", "bert-base-uncased", "distilbert-base-uncased"]
 
 
-def time_model(spec: dict, batch: int, train: bool, seconds: float = 2.0) -> float:
+def time_model(spec: dict, batch: int, train: bool, seconds: float = 2.0, clock=time.perf_counter) -> float:  # noqa: ANN001
     """Median ms per batch after one warm-up run."""
     import torch
 
@@ -71,9 +72,9 @@ def time_model(spec: dict, batch: int, train: bool, seconds: float = 2.0) -> flo
     samples = []
     deadline = time.perf_counter() + seconds
     while len(samples) < 3 or (time.perf_counter() < deadline and len(samples) < 50):
-        start = time.perf_counter()
+        start = clock()
         run()
-        samples.append((time.perf_counter() - start) * 1000)
+        samples.append((clock() - start) * 1000)
     return statistics.median(samples)
 
 
@@ -83,10 +84,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", default="1,8")
     parser.add_argument("--train", action="store_true", help="time a training step too")
     parser.add_argument("--cached", action="store_true", help="reuse the cached calibration")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with CPU seconds (use with --threads 1 on a machine busy with other work)")
     parser.add_argument("--json", metavar="FILE")
     args = parser.parse_args(argv)
 
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    clock = time.process_time if args.cpu_time else time.perf_counter
 
     from selector.core.estimate.calibration import calibrate, load_calibration, save_calibration
     from selector.core.estimate.latency import estimate_latency
@@ -95,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     cal = load_calibration(torch.get_num_threads()) if args.cached else None
     if cal is None:
         started = time.perf_counter()
-        cal = calibrate()
+        cal = calibrate(torch.get_num_threads(), cpu_time=args.cpu_time)
         save_calibration(cal)
         print(f"calibrated in {time.perf_counter() - started:.1f} s")
     rates = ", ".join(f"{k} {v / 1e9:.1f}" for k, v in cal.macs_per_s.items())
@@ -112,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             for batch in [int(b) for b in args.batches.split(",")]:
                 wl = Workload(mode=mode, batch_size=batch)
                 predicted = estimate_latency(entry, wl, "cpu", cal).ms_per_batch
-                measured = time_model(spec, batch, mode == "train")
+                measured = time_model(spec, batch, mode == "train", clock=clock)
                 ratio = predicted / measured
                 print(f"{name:26s} {mode:9s} {batch:5d} {predicted:9.1f}ms {measured:9.1f}ms {ratio:6.2f}", flush=True)
                 rows.append({"model": name, "mode": mode, "batch": batch, "predicted_ms": predicted,

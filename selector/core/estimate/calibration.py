@@ -41,7 +41,10 @@ class Calibration:
     bytes_per_s: float = 5e9
     """Effective rate of element-wise work, in bytes written per second."""
     op_overhead_s: float = 10e-6
-    """Fixed cost of dispatching one op (eager PyTorch)."""
+    """Fixed cost of dispatching one op (eager PyTorch, inference mode)."""
+    train_op_overhead_s: float = 20e-6
+    """Fixed cost of one op in a training step: forward with autograd recording, and its
+    backward node."""
     correction: float = 1.0
     """Measured / predicted time of the reference models (geometric mean)."""
     threads: int = 1
@@ -114,30 +117,42 @@ def get_calibration(threads: int | None = None, run_if_missing: bool = True) -> 
 
 
 # ------------------------------------------------------------------------------ measuring
+CLOCK: list[Callable[[], float]] = [time.perf_counter]
+"""The clock timings use. ``time.process_time`` (CPU seconds of this process) measures a
+single-threaded calibration fairly on a machine busy with other work; see ``calibrate``."""
+
+
 def _time(fn: Callable[[], Any], min_s: float = 0.15, repeats: int = 5) -> float:
     """Median seconds per call, after a warm-up, over ``repeats`` rounds of at least ``min_s``/5."""
+    clock = CLOCK[0]
     fn()
-    start = time.perf_counter()
+    start = clock()
     fn()
-    once = max(time.perf_counter() - start, 1e-7)
+    once = max(clock() - start, 1e-7)
     inner = max(1, int(min_s / repeats / once))
     samples = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         for _ in range(inner):
             fn()
-        samples.append((time.perf_counter() - start) / inner)
+        samples.append((clock() - start) / inner)
     return statistics.median(samples)
 
 
-def calibrate(threads: int | None = None) -> Calibration:
-    """Time single layers and two reference models on this CPU (a few seconds)."""
+def calibrate(threads: int | None = None, cpu_time: bool = False) -> Calibration:
+    """Time single layers and two reference models on this CPU (a few seconds).
+
+    ``cpu_time`` times with the process's CPU seconds instead of the wall clock: with one
+    thread that is the work itself, undisturbed by other processes on a busy machine (with
+    several threads it would also count threads spinning at barriers).
+    """
     import torch
     import torch.nn.functional as F
 
     if threads:
         torch.set_num_threads(threads)
     threads = torch.get_num_threads()
+    CLOCK[0] = time.process_time if cpu_time else time.perf_counter
     version = torch.__version__
     rates: dict[str, float] = {}
     with torch.inference_mode():
@@ -156,12 +171,24 @@ def calibrate(threads: int | None = None) -> Calibration:
         bytes_per_s = e.numel() * 4 / _time(lambda: torch.add(e, e))
         tiny = torch.ones(1)
         op_overhead = _time(lambda: torch.add(tiny, tiny), min_s=0.05)
+    leaf = torch.ones(1, requires_grad=True)
+
+    def chain() -> None:
+        y = leaf
+        for _ in range(50):
+            y = y * 1.0001
+        y.backward()
+
+    train_op_overhead = _time(chain, min_s=0.1) / 50
     cal = Calibration(
         key=calibration_key(threads, version), macs_per_s=rates, bytes_per_s=bytes_per_s,
-        op_overhead_s=op_overhead, threads=threads, torch=version.split("+")[0],
+        op_overhead_s=op_overhead, train_op_overhead_s=train_op_overhead, threads=threads, torch=version.split("+")[0],
         cpu=_cpu_name(), created_at=_dt.datetime.now().astimezone().isoformat(timespec="seconds"),
     )
-    _correct(cal)
+    try:
+        _correct(cal)
+    finally:
+        CLOCK[0] = time.perf_counter
     return cal
 
 

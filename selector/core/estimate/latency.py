@@ -50,6 +50,11 @@ FP32_GPU_FACTOR = {"conv": 0.5, "attention": 0.3}
 """fp32 throughput relative to AMP: convolutions use TF32 by default, matmuls do not."""
 TRAIN_FACTOR = 3.0
 """A training step's work relative to the forward: backward is about twice the forward."""
+OPTIMIZER_TRAFFIC = {"adamw": 18.0, "sgd": 10.0}
+"""Bytes-written equivalents per parameter byte of one optimizer step on CPU (PyTorch's
+single-tensor AdamW: eight kernels streaming parameters, gradients, moments and two
+temporaries, out of cache; fitted to BERT-base's step on this machine), and the freshly
+allocated gradients' page faults."""
 
 
 @dataclass
@@ -140,9 +145,12 @@ def _cpu(entry: CatalogEntry, workload: Workload, cal: Calibration, corrected: b
     note = "" if scale == 1.0 else f"; {workload.dtype} on CPU assumed like fp32 compute, half the memory traffic"
     seconds = compute + elementwise * scale + overhead
     if workload.training:
-        optimizer = work["params"] * (7 if workload.optimizer == "adamw" else 4) / cal.bytes_per_s
+        compute, elementwise = compute * TRAIN_FACTOR, elementwise * TRAIN_FACTOR
+        overhead = work["ops"] * TRAIN_FACTOR * cal.train_op_overhead_s
+        traffic = OPTIMIZER_TRAFFIC[workload.optimizer]
+        optimizer = work["params"] * traffic / cal.bytes_per_s
         optimizer += work["param_tensors"] * (12 if workload.optimizer == "adamw" else 5) * cal.op_overhead_s
-        seconds = seconds * TRAIN_FACTOR + optimizer
+        seconds = compute + elementwise * scale + overhead + optimizer
     if corrected:
         seconds *= cal.correction
     source = "traced MACs by layer kind" if work["traced"] else "published MACs (no traced profile)"
