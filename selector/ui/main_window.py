@@ -379,7 +379,7 @@ class MainWindow(QMainWindow):
         geometry = self.settings.value("window/geometry")
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1400, 880)
-        for key, splitter, sizes in (("window/splitter", self.splitter, [360, 1040]),
+        for key, splitter, sizes in (("window/splitter", self.splitter, [420, 1000]),
                                      ("window/right_splitter", self.right_splitter, [520, 360])):
             state = self.settings.value(key)
             if state is None or not splitter.restoreState(state):
