@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if (sys.argv[1:] if argv is None else list(argv))[:1] == ["--probe-child"]:
+        return _probe_child()
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "run", None) is None:
@@ -45,3 +47,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("selector: interrupted", file=sys.stderr)
         return 130
+
+
+def _probe_child() -> int:
+    """``selector --probe-child``: the probe child process, for a frozen bundle, where
+    ``python -m selector.core.probes.child`` does not exist (see ``runner.child_command``).
+    Hidden from ``--help``; reads its spec on stdin like the module does."""
+    import faulthandler
+
+    from selector.core.probes.child import main as child_main
+
+    if not faulthandler.is_enabled():  # PYTHONFAULTHANDLER is not read by a frozen app
+        faulthandler.enable()
+    return child_main()

@@ -55,15 +55,32 @@ def _utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
+PROBE_CHILD_FLAG = "--probe-child"
+"""Hidden first argument of a frozen bundle's ``selector`` executable: run the probe child."""
+
+
+def frozen_console_executable() -> str:
+    """The bundle's console ``selector`` beside ``sys.executable`` (which may be the windowed
+    ``selector-gui``, whose standard streams Windows does not wire); else ``sys.executable``."""
+    exe = Path(sys.executable)
+    console = exe.with_name("selector" + exe.suffix)
+    return str(console) if console.is_file() else sys.executable
+
+
 def child_command() -> list[str]:
+    """``python -m selector.core.probes.child``; a frozen bundle (PyInstaller) has no ``-m``,
+    so there its console executable runs the child behind a hidden flag (``selector.cli``)."""
+    if getattr(sys, "frozen", False):
+        return [frozen_console_executable(), PROBE_CHILD_FLAG]
     return [sys.executable, "-m", "selector.core.probes.child"]
 
 
 def child_env(spec: ProbeSpec) -> dict[str, str]:
     """The child's environment: this one, plus selector importable, threads pinned."""
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[3])
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    if not getattr(sys, "frozen", False):  # a bundle carries selector inside itself
+        root = str(Path(__file__).resolve().parents[3])
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONFAULTHANDLER"] = "1"  # a segfault leaves a Python stack in the stderr tail
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
