@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import html
 import importlib.metadata
+import os
 import platform
+import sys
+from pathlib import Path
 
 from PySide6 import __version__ as pyside_version
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from selector import APP_DESCRIPTION, APP_NAME, __version__
-from selector.core.paths import all_dirs
+from selector.core.paths import all_dirs, resources_dir
 
 _PACKAGES = ["torch", "torchvision", "timm", "transformers", "huggingface_hub", "pyqtgraph",
              "psutil", "nvidia-ml-py"]
@@ -26,17 +29,30 @@ def versions() -> dict[str, str]:
     return found
 
 
+def program_dirs() -> dict[str, Path]:
+    """Where the app itself runs from: the bundle folder when frozen, else the package."""
+    if getattr(sys, "frozen", False):
+        where = {"bundle": Path(sys.executable).resolve().parent}
+    else:
+        where = {"package": Path(__file__).resolve().parent.parent}
+    where["resources"] = resources_dir()
+    return where
+
+
+def _table(items: dict) -> str:
+    return "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
+                   for k, v in items.items())
+
+
 def about_html() -> str:
-    rows = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in versions().items()
-    )
-    dirs = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
-        for k, v in all_dirs().items()
-    )
+    frozen = " (desktop bundle)" if getattr(sys, "frozen", False) else ""
+    home = os.environ.get("SELECTOR_HOME")
+    files_note = f" (all under SELECTOR_HOME={html.escape(home)})" if home else ""
     return (
-        f"<h3>{APP_NAME} {__version__}</h3><p>{html.escape(APP_DESCRIPTION)}.</p>"
-        f"<table>{rows}</table><p><b>Files</b></p><table>{dirs}</table>"
+        f"<h3>{APP_NAME} {__version__}{frozen}</h3><p>{html.escape(APP_DESCRIPTION)}.</p>"
+        f"<table>{_table(versions())}</table>"
+        f"<p><b>Your files</b>{files_note}</p><table>{_table(all_dirs())}</table>"
+        f"<p><b>Program</b></p><table>{_table(program_dirs())}</table>"
     )
 
 
