@@ -6,7 +6,9 @@
 For each model, in one run: the latency probe (its own child process, fp32, ``--threads``)
 and an independent measurement of the same model, batch, dtype and threads with
 ``torch.utils.benchmark.Timer.blocked_autorange`` in a fresh Python process of its own (timm
-and torch only, none of selector's code). Each round runs probe then Timer, the next round
+and torch only, none of selector's code), started like the probe's child in a session of its
+own: Linux schedules CPU time fairly between sessions (autogroups), so on a busy machine a
+process left in the caller's session would get a different share than the probe. Each round runs probe then Timer, the next round
 Timer then probe, to cancel slow drifts of the machine. Weights are random (the same as the
 probe's when none are cached): they do not change the arithmetic.
 
@@ -68,7 +70,7 @@ def probe(name: str, batch: int, threads: int, seconds: float, device: str) -> d
 def timer(name: str, batch: int, threads: int, seconds: float, device: str) -> dict:
     out = subprocess.run([sys.executable, "-c", TIMER_SCRIPT, name, str(batch), str(threads), str(seconds),
                           device],
-                         capture_output=True, text=True, check=True,
+                         capture_output=True, text=True, check=True, start_new_session=True,
                          env={**os.environ, "OMP_NUM_THREADS": str(threads)})
     return json.loads(out.stdout.strip().splitlines()[-1])
 
