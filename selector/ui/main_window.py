@@ -208,7 +208,8 @@ class MainWindow(QMainWindow):
         self.profile = profile
         self.hardware_panel.set_profile(profile)
         self.request_panel.set_devices(
-            [(d.id, "CPU" if d.id == "cpu" else f"{d.id}: {d.name}") for d in profile.memory_devices()])
+            [(d.id, "CPU" if d.id == "cpu" else f"{d.id}: {d.name}") for d in profile.memory_devices()],
+            prefer_gpu=self.prefs.device == "auto")
         self.catalog_view.set_context(self.request_panel.request(), profile)
         self.statusBar().showMessage(f"Hardware: {profile.name} ({profile.gpu_status})")
         self.sig_profile_changed.emit(profile)

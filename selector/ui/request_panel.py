@@ -67,6 +67,7 @@ class RequestPanel(QGroupBox):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("What you want", parent)
+        self._threads: int | None = None  # from Preferences (no widget here)
         self.task = QComboBox()
         for key, text in _TASKS:
             self.task.addItem(text, key)
@@ -138,14 +139,18 @@ class RequestPanel(QGroupBox):
             signal.connect(self._emit)
 
     # ------------------------------------------------------------------ data
-    def set_devices(self, devices: list[tuple[str, str]]) -> None:
-        """(id, label) pairs; keeps the current choice when it still exists."""
+    def set_devices(self, devices: list[tuple[str, str]], *, prefer_gpu: bool = False) -> None:
+        """(id, label) pairs; keeps the current choice when it still exists, except that
+        ``prefer_gpu`` (the "auto" device preference) moves a CPU choice to the first GPU."""
         current = self.device.currentData()
         self.device.blockSignals(True)
         self.device.clear()
         for device_id, label in devices:
             self.device.addItem(label, device_id)
         index = self.device.findData(current)
+        gpus = [device_id for device_id, _ in devices if device_id.startswith("cuda")]
+        if prefer_gpu and gpus and current in (None, "cpu"):
+            index = self.device.findData(gpus[0])
         self.device.setCurrentIndex(max(index, 0))
         self.device.blockSignals(False)
         if self.device.currentData() != current:
@@ -179,7 +184,8 @@ class RequestPanel(QGroupBox):
     def request(self) -> Request:
         return Request(
             task=self.task.currentData(), data=self.data.currentData(),
-            device=self.device.currentData() or "cpu", batch_size=self.batch.value(),
+            device=self.device.currentData() or "cpu", threads=self._threads,
+            batch_size=self.batch.value(),
             train_batch_size=self.train_batch.value(), dtype=self.dtype.currentText(),
             latency_budget_ms=self.latency.value(), memory_budget_gib=self.memory.value(),
             memory_mode=self.memory_mode.currentData(), min_accuracy=self.min_accuracy.value(),
@@ -192,6 +198,7 @@ class RequestPanel(QGroupBox):
         for w in widgets:
             w.blockSignals(True)
         try:
+            self._threads = request.threads  # set in Preferences, no widget here
             self.task.setCurrentIndex(max(0, self.task.findData(request.task)))
             if request.data != SAMPLE and request.data:
                 self.add_data_source(request.data)

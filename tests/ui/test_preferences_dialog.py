@@ -17,3 +17,22 @@ def test_dialog_edits_a_copy_and_keeps_unset_limits_unset(qtbot):
         "cuda:0", 25.0, None, "bf16")
     assert edited.recent_data == ["/d"]
     assert original.memory_budget_gib == 8.0 and original.device == "auto"
+
+
+def test_thread_and_auto_device_preferences_reach_the_probes_request(qtbot):
+    from selector.core.request import Request
+    from selector.ui.request_panel import RequestPanel
+    from selector.ui.workflow import request_from_preferences
+
+    panel = RequestPanel()
+    qtbot.addWidget(panel)
+    panel.set_request(request_from_preferences(Request(), Preferences(threads=3)))
+    assert panel.request().threads == 3  # no widget shows it, the probes still get it
+
+    devices = [("cpu", "CPU"), ("cuda:0", "cuda:0: Tesla T4")]
+    panel.set_devices(devices)
+    assert panel.request().device == "cpu"
+    panel.set_devices(devices, prefer_gpu=True)  # "auto": the first GPU
+    assert panel.request().device == "cuda:0"
+    panel.set_devices([("cpu", "CPU")], prefer_gpu=True)  # a profile without a GPU
+    assert panel.request().device == "cpu"
