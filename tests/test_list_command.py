@@ -52,6 +52,7 @@ def test_fits_on_cpu_for_training_drops_what_does_not_fit(catalog, capsys):
         assert fit["needed_mib"] <= fit["free_mib"] == pytest.approx(6 * 1024)
         parts = fit["breakdown_mib"]
         assert parts["gradients"] > 0 and parts["optimizer"] > 0 and parts["overhead"] > 0
+        assert sum(parts.values()) == pytest.approx(fit["needed_mib"], abs=0.5)  # nothing left out
         assert fit["reason"].startswith("fine-tuning needs")
 
 

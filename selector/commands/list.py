@@ -145,7 +145,8 @@ def _row_dict(entry, result, latency=None) -> dict:  # noqa: ANN001
             "status": result.status, "device": result.device_id, "needed_mib": round(result.needed_mib, 1),
             "free_mib": round(result.free_mib, 1), "reason": result.reason,
             "breakdown_mib": {k: round(getattr(est, f"{k}_mib"), 1) for k in
-                              ("weights", "gradients", "optimizer", "activations", "overhead")},
+                              ("weights", "gradients", "optimizer", "activations", "allocator",
+                               "overhead")},
             "method": est.method,
         }
     if latency is not None:
