@@ -58,7 +58,7 @@ def cache_dir() -> Path:
 
 
 def log_dir() -> Path:
-    """Log files, one per run of the app."""
+    """The desktop app's rotating log (``selector.log``, see :mod:`selector.core.logs`)."""
     return _ensure(_platform_dir("log"))
 
 
@@ -89,7 +89,7 @@ def resource(*parts: str) -> Path:
 
 
 def all_dirs() -> dict[str, Path]:
-    """Every directory the app writes to, for the About dialog and ``selector hw``."""
+    """Every directory the app writes to, for the About dialog."""
     return {
         "config": config_dir(),
         "data": data_dir(),

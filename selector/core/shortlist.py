@@ -8,7 +8,7 @@ The rule, in order (each step says why a model is in or out):
 3. With a latency budget, a model whose *estimated* latency is over three times the budget
    is left out (estimates are rough; the probe will measure the rest).
 4. Ranked by published accuracy (the prior), models with pretrained weights on this machine
-   first when the hub cannot be reached (without weights, accuracy cannot be measured).
+   first (without weights, accuracy and transfer scores cannot be measured).
 5. Variety: at most ``per_family`` models of one family, and the fastest model that passes
    (fewest MACs) is always included, so the Pareto front has a fast end.
 
