@@ -63,6 +63,7 @@ COLUMNS = [
     ("Weights", "Pretrained weights available locally (else architecture-only measurements)"),
     ("Licence", "Licence of the pretrained weights"),
 ]
+ACCURACY_COLUMN = [name for name, _ in COLUMNS].index("Accuracy")
 COL_MODEL, COL_INFER, COL_TRAIN, COL_MEMORY = 0, 6, 7, 8
 
 
@@ -264,6 +265,8 @@ class CatalogView(QWidget):
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
+        # best published accuracy first, as `selector list` sorts (Qt's default: name, Z-A)
+        self.table.sortByColumn(ACCURACY_COLUMN, Qt.SortOrder.DescendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.verticalHeader().setVisible(False)

@@ -61,7 +61,10 @@ def test_selection_shows_the_breakdown_that_decided_the_badge(view, qtbot):
     assert "optimizer state" in text and "activations" in text and "free on cpu" in text
 
 
-def test_sorting_by_accuracy_puts_unknown_last(view):
+def test_best_accuracy_comes_first_by_default_and_unknown_last(view):
+    assert view.visible_ids()[0] == "vit_base_patch16_224.augreg_in21k_ft_in1k"  # no click needed
+    view.table.sortByColumn(0, view.table.horizontalHeader().sortIndicatorOrder().AscendingOrder)
+    assert view.visible_ids()[0] == "resnet18.a1_in1k"
     view.table.sortByColumn(4, view.table.horizontalHeader().sortIndicatorOrder().DescendingOrder)
     assert view.visible_ids()[0] == "vit_base_patch16_224.augreg_in21k_ft_in1k"
     assert view.visible_ids()[-1] == "vit_huge_patch14_224.orig_in21k"
