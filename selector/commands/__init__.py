@@ -4,7 +4,7 @@ A command module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and
 ``run(args) -> int``, and imports nothing heavy at module level.
 """
 
-from selector.commands import bench, catalog, export, gui, hw, recommend
+from selector.commands import bench, catalog, download, export, gui, hw, recommend
 from selector.commands import list as list_command
 
-COMMANDS = [gui, hw, catalog, list_command, bench, recommend, export]
+COMMANDS = [gui, hw, catalog, list_command, download, bench, recommend, export]
