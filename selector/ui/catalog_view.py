@@ -22,7 +22,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QAction, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QSplitter,
     QTableView,
     QTextBrowser,
@@ -60,7 +61,8 @@ COLUMNS = [
                   "of the chosen device? (estimate)"),
     ("Fine-tune", "Does one fine-tuning step (AdamW) at the chosen batch fit? (estimate)"),
     ("Memory", "Estimated peak memory for the mode that must fit"),
-    ("Weights", "Pretrained weights available locally (else architecture-only measurements)"),
+    ("Weights", "Pretrained weights available locally (else architecture-only measurements); "
+                "right-click a row to download them"),
     ("Licence", "Licence of the pretrained weights"),
 ]
 ACCURACY_COLUMN = [name for name, _ in COLUMNS].index("Accuracy")
@@ -219,6 +221,8 @@ class CatalogView(QWidget):
     """(rows shown, milliseconds the filter took)."""
     sig_rows_ready = Signal(int)
     """Badges computed for the current request and hardware (number of rows)."""
+    sig_download_requested = Signal(list)
+    """The selected entries whose weights the user asked to download."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -277,6 +281,12 @@ class CatalogView(QWidget):
         for col, width in enumerate([260, 90, 80, 80, 70, 60, 90, 90, 80, 100, 90]):
             self.table.setColumnWidth(col, width)
         self.table.selectionModel().currentRowChanged.connect(self._on_current)
+        self.download_action = QAction("Download weights", self)
+        self.download_action.setToolTip("Download the pretrained weights of the selected models "
+                                        "into the Hugging Face cache")
+        self.download_action.triggered.connect(self.request_download)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
 
         self.breakdown = QTextBrowser()
         self.breakdown.setObjectName("catalog_breakdown")
@@ -379,6 +389,31 @@ class CatalogView(QWidget):
             self.table.setCurrentIndex(index)
             self.table.scrollTo(index)
         return True
+
+    def selected_entries(self) -> list[CatalogEntry]:
+        rows = self.table.selectionModel().selectedRows(COL_MODEL)
+        return [self.model.rows[self.proxy.mapToSource(index).row()].entry for index in rows]
+
+    def request_download(self) -> None:
+        self.sig_download_requested.emit(self.selected_entries())
+
+    def _context_menu(self, pos) -> None:  # noqa: ANN001 - QPoint
+        menu = QMenu(self)
+        menu.addAction(self.download_action)
+        menu.aboutToHide.connect(menu.deleteLater)
+        menu.popup(self.table.viewport().mapToGlobal(pos))
+
+    def mark_local(self, model_id: str) -> None:
+        """The weights of ``model_id`` are now on this machine: its row and breakdown say so."""
+        source_row = self.model.row_of(model_id)
+        if source_row is None:
+            return
+        row = self.model.rows[source_row]
+        row.entry.weights_cached = True
+        self.model.dataChanged.emit(self.model.index(source_row, 0),
+                                    self.model.index(source_row, len(COLUMNS) - 1))
+        if self.current_model() == model_id:
+            self.breakdown.setHtml(breakdown_html(row, self.request))
 
     def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if not current.isValid():

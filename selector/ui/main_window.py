@@ -37,6 +37,7 @@ from selector.ui.about import show_about
 from selector.ui.banner import MessageBanner
 from selector.ui.catalog_view import CatalogView
 from selector.ui.compare_view import CompareView
+from selector.ui.download_controller import DownloadBar, DownloadController
 from selector.ui.hardware_panel import LIVE_SOURCE, HardwarePanel
 from selector.ui.plots_panel import PlotsPanel
 from selector.ui.preferences_dialog import PreferencesDialog
@@ -150,6 +151,11 @@ class MainWindow(QMainWindow):
         self.run.sig_probe_done.connect(self._on_probe_done)
         self.run.sig_run_finished.connect(self._on_run_finished)
         self.run.sig_note.connect(lambda text: self.statusBar().showMessage(text, 10_000))
+        self.download_bar = DownloadBar()
+        self.statusBar().addPermanentWidget(self.download_bar)
+        self.downloads = DownloadController(self.workers, self.download_bar, self.catalog_view, self.banner,
+                                            parent=self)
+        self.downloads.sig_note.connect(lambda text: self.statusBar().showMessage(text, 10_000))
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -174,8 +180,12 @@ class MainWindow(QMainWindow):
         run_menu = bar.addMenu("&Run")
         self.action_benchmark = _action(self, "&Benchmark best candidates", "Ctrl+B", self.benchmark_best)
         self.action_cancel_all = _action(self, "&Cancel all probes", "Ctrl+.", self.run.cancel_all)
-        run_menu.addAction(self.action_benchmark)
-        run_menu.addAction(self.action_cancel_all)
+        self.action_download = _action(self, "&Download weights of selected models", "Ctrl+D",
+                                       self.catalog_view.request_download)
+        self.action_cancel_download = _action(self, "Cancel &download", None, self.downloads.cancel)
+        for action in (self.action_benchmark, self.action_cancel_all, None, self.action_download,
+                       self.action_cancel_download):
+            run_menu.addSeparator() if action is None else run_menu.addAction(action)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(_action(self, f"&About {APP_NAME}", None, lambda: show_about(self)))
 
@@ -395,6 +405,7 @@ class MainWindow(QMainWindow):
         workflow.remember_request(self.settings, self.request_panel.request())
         self.settings.sync()
         self._heartbeat.stop()
+        self.downloads.cancel()
         self.run.shutdown()
         start = time.monotonic()
         self.workers.shutdown()
