@@ -2,8 +2,9 @@
 
 One path for both: the recommendation panel gets the sheet's recommendation, the plots get
 plain points derived here. Accuracy on the Pareto plot is the fine-tuned held-out accuracy
-where a model was fine-tuned on the user's data (measured), else its published accuracy
-(marked as such); latency is the verdict's p50 figure, measured or estimated as labelled.
+where a model with pretrained weights was fine-tuned on the user's data (measured), else its
+published accuracy (marked as such), as the recommendation ranks them: a fine-tune from random
+weights (architecture only) says nothing of the pretrained model's accuracy; latency is the verdict's p50 figure, measured or estimated as labelled.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def present(sheet: Sheet) -> SheetView:
         cand = by_id.get(v.model_id)
         if cand is None or v.latency is None:
             continue
-        if cand.finetuned_accuracy is not None:
+        if cand.finetuned_accuracy is not None and cand.has_pretrained_weights:
             acc, kind = cand.finetuned_accuracy.value, "measured"
         else:
             metric = rec.metric or next(iter(cand.published), None)

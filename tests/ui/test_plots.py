@@ -73,3 +73,19 @@ def test_memory_and_latency_plots_and_saving(qtbot, tmp_path):
     svg = save_plot(mem, tmp_path / "mem.svg")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "<svg" in svg.read_text()[:500]
+
+
+def test_pareto_accuracy_is_measured_only_for_a_pretrained_fine_tune():
+    """The plot ranks as the recommendation does: a fine-tune from random weights (architecture
+    only) says nothing of the pretrained model's accuracy, so its point shows the published one."""
+    from selector.ui.results_presenter import present
+    from tests.test_export import make_sheet
+
+    view = present(make_sheet())
+    points = {p.model_id: p for p in view.points}
+    assert (points["resnet18.a1_in1k"].accuracy, points["resnet18.a1_in1k"].accuracy_kind) == (
+        92.0, "measured")
+    sheet = make_sheet()
+    sheet.candidate("resnet18.a1_in1k").weights = "architecture-only"
+    random_start = {p.model_id: p for p in present(sheet).points}["resnet18.a1_in1k"]
+    assert (random_start.accuracy, random_start.accuracy_kind) == (71.5, "published")
