@@ -202,6 +202,10 @@ def test_architecture_only_figures_do_not_count_as_accuracy():
     assert rec.basis_kind == "published"
     assert rec.recommended == "random"
     assert rec.verdict("random").accuracy.kind == "published"
+    # what settles it: the weights first (no probe measures accuracy on random ones)
+    download = [p for p in rec.next_probes if p.kind == "download"]
+    assert [p.models for p in download] == [["random"]]
+    assert download[0].text().startswith("download the pretrained weights of random: then score")
 
 
 def test_missing_figure_leaves_a_candidate_unverified_not_rejected():

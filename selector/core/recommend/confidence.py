@@ -124,7 +124,11 @@ def _accuracy_confidence(rec, top2, basis, metric, acc_rank, notes, probes) -> i
     if basis in (PUBLISHED_KIND, "none"):
         level = _LOW
         notes.append(f"the accuracy order rests on {rec.basis}")
-        if all(a.candidate.transfer is None for a in top2):
+        random = [a.model_id for a in top2 if not a.candidate.has_pretrained_weights]
+        if random:  # no probe can measure accuracy before the weights are here
+            probes.append(ProbeSuggestion(
+                "download", random, "then score transferability to rank the candidates on your data"))
+        elif all(a.candidate.transfer is None for a in top2):
             probes.append(ProbeSuggestion("transfer", ids, "to rank the candidates on your data"))
         elif not_tuned:
             probes.append(ProbeSuggestion("finetune", ids, "to compare the candidates on your data"))

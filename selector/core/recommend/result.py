@@ -175,7 +175,7 @@ class ProbeSuggestion:
     """The next measurement that would settle an open question."""
 
     kind: str
-    """``latency``, ``finetune``, ``transfer`` or ``memory``."""
+    """``latency``, ``finetune``, ``transfer``, ``memory`` or ``download`` (the weights)."""
     models: list[str]
     why: str
 
@@ -185,6 +185,7 @@ class ProbeSuggestion:
             "finetune": "fine-tune",
             "transfer": "score transferability of",
             "memory": "measure fine-tune memory of",
+            "download": "download the pretrained weights of",
         }.get(self.kind, f"run the {self.kind} probe on")
         return f"{verb} {' and '.join(self.models)}: {self.why}"
 
