@@ -71,11 +71,13 @@ def test_a_real_funnel_on_tiny_models_interrupted_then_resumed(tmp_path):
     assert first[0].id not in {s.id for s in resumed.specs}
     assert (first[0].model_id, first[0].kind) not in {(s.model, s.kind) for s in resumed.specs}
     ends, queued = [], []
+    assert resumed.planned_later == 1  # the fine-tune, counted before its model is chosen
     for event in resumed.events():
         if event.type == "end":
             ends.append((event.result.model_id, event.result.kind, event.result.status))
         elif event.type == QUEUED:
             queued.extend(s["model"] for s in event.data["specs"])
+            assert resumed.planned_later == 0
     assert all(status == "finished" for *_, status in ends), ends
     assert len(queued) == 1 and ends[-1][:2] == (queued[0], "finetune")
     stored = store.session_results(funnel.session_id)

@@ -85,6 +85,15 @@ class Funnel:
         self.finetune_planned = False
         self.ranking_note = ""
 
+    @property
+    def planned_later(self) -> int:
+        """Fine-tunes still to be chosen once the first stages end (their models are not known
+        yet), so a progress bar and its ETA can count them from the start."""
+        if not self.finetune_offered or self.finetune_planned or self.bench.cancelled:
+            return 0
+        tuned = {r.model_id for r in self.previous if r.kind == "finetune" and r.status == "finished"}
+        return max(0, min(self.top_k, len(self.entries)) - len(tuned))
+
     def plan(self) -> dict[str, Any]:
         """What this run set out to do, kept with the session so it can be resumed."""
         return {"funnel": 1, "request": self.request.to_dict(), "models": list(self.entries),

@@ -146,6 +146,7 @@ class MainWindow(QMainWindow):
         self.queue_panel.sig_cancel.connect(self.run.cancel_probe)
         self.queue_panel.sig_cancel_all.connect(self.run.cancel_all)
         self.run.sig_queued.connect(self.queue_panel.add_probe)
+        self.run.sig_planned.connect(self.queue_panel.set_planned)
         self.run.sig_event.connect(self._on_probe_event)
         self.run.sig_loss.connect(self.plots.loss.append)
         self.run.sig_probe_done.connect(self._on_probe_done)

@@ -73,6 +73,7 @@ class ProbeQueuePanel(QWidget):
         self._fraction: dict[str, float] = {}
         self._state: dict[str, str] = {}
         self._started_at: float | None = None
+        self._planned = 0
 
     # ------------------------------------------------------------------ rows
     def clear(self) -> None:
@@ -81,6 +82,12 @@ class ProbeQueuePanel(QWidget):
         self._fraction.clear()
         self._state.clear()
         self._started_at = None
+        self._planned = 0
+        self._update_overall()
+
+    def set_planned(self, count: int) -> None:
+        """Probes the run will add later (not rows yet): counted in the total and the ETA."""
+        self._planned = max(0, count)
         self._update_overall()
 
     def add_probe(self, probe_id: str, model_id: str, kind: str) -> None:
@@ -159,8 +166,8 @@ class ProbeQueuePanel(QWidget):
         return list(self._rows)
 
     def _update_overall(self) -> None:
-        total = len(self._rows)
-        active = any(s not in DONE_STATES for s in self._state.values())
+        total = len(self._rows) + self._planned
+        active = any(s not in DONE_STATES for s in self._state.values()) or self._planned > 0
         self.cancel_all_button.setEnabled(active)
         if not total:
             self.overall.setValue(0)
@@ -170,6 +177,8 @@ class ProbeQueuePanel(QWidget):
         fraction = sum(self._fraction.values()) / total
         self.overall.setValue(int(fraction * 100))
         text = f"{done} of {total} probes done"
+        if self._planned:
+            text += f" ({self._planned} fine-tune{'s' if self._planned > 1 else ''} to choose)"
         if active and self._started_at is not None and fraction > 0.02:
             elapsed = time.monotonic() - self._started_at
             text += f", about {_fmt_eta(elapsed * (1 - fraction) / fraction)} left"

@@ -34,6 +34,8 @@ class RunController(QObject):
     sig_probe_done = Signal(object)
     """The ProbeResult of a probe that ended (already in the results store)."""
     sig_run_started = Signal(str)
+    sig_planned = Signal(int)
+    """Probes the run will add later (the fine-tunes, once chosen), for the overall ETA."""
     sig_run_finished = Signal(str)
     """Session id; emitted however the run ended."""
     sig_note = Signal(str)
@@ -63,6 +65,7 @@ class RunController(QObject):
         self._worker = self.workers.start("Benchmark", self.funnel.events, on_yield=self._on_event)
         self._worker.finished.connect(lambda sid=session_id: self._on_finished(sid))
         self.sig_run_started.emit(session_id)
+        self.sig_planned.emit(self.funnel.planned_later)
         return self.funnel
 
     def cancel_probe(self, probe_id: str) -> None:
@@ -86,13 +89,16 @@ class RunController(QObject):
                 self.sig_queued.emit(spec["id"], spec["model"], spec["kind"])
             if event.message:
                 self.sig_note.emit(event.message)
+            self.sig_planned.emit(self.funnel.planned_later if self.funnel else 0)
             return
         self.sig_event.emit(event)
         if event.type == ev.PROGRESS and event.loss is not None and event.kind == "finetune":
             self.sig_loss.emit(event.model_id, int(event.step or 0), float(event.loss))
         elif event.type == ev.END and event.result is not None:
             self.sig_probe_done.emit(event.result)
+            self.sig_planned.emit(self.funnel.planned_later if self.funnel else 0)
 
     def _on_finished(self, session_id: str) -> None:
         self._worker = None
+        self.sig_planned.emit(0)
         self.sig_run_finished.emit(session_id)

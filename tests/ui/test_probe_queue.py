@@ -19,3 +19,17 @@ def test_rows_progress_cancel_and_overall(qtbot):
     assert panel.overall.value() == 100 and not panel.cancel_all_button.isEnabled()
     assert not panel.table.cellWidget(0, 5).isEnabled()
     assert panel.overall_label.text() == "2 of 2 probes done"
+
+
+def test_planned_fine_tunes_count_in_the_total_until_they_are_queued(qtbot):
+    panel = ProbeQueuePanel()
+    qtbot.addWidget(panel)
+    panel.add_probe("a", "resnet18", "latency")
+    panel.set_planned(2)
+    panel.set_done("a", "finished", "measured 1 row(s)")
+    # one probe done, two fine-tunes still to come: a third of the way, not finished
+    assert panel.overall.value() == 33 and panel.cancel_all_button.isEnabled()
+    assert panel.overall_label.text().startswith("1 of 3 probes done (2 fine-tunes to choose)")
+    panel.add_probe("f", "resnet18", "finetune")
+    panel.set_planned(0)
+    assert panel.overall_label.text().startswith("1 of 2 probes done")
