@@ -85,15 +85,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _latencies(rows, flt, profile, calibration) -> dict:  # noqa: ANN001
     """Predicted latency of each listed entry on the filter's device (or the CPU)."""
+    from selector.core.catalog.filters import latency_device
     from selector.core.estimate.latency import estimate_latency
 
-    device_id = flt.fits_on or "cpu"
-    name = ""
-    if profile is not None and device_id != "cpu":
-        try:
-            name = profile.device(device_id).name
-        except KeyError:
-            name = ""
+    device_id, name = latency_device(flt, profile)
     out = {}
     for entry, _result in rows:
         est = estimate_latency(entry, flt.workload, device_id, calibration, device_name=name)

@@ -182,16 +182,21 @@ def _sorted(rows: list, flt: CatalogFilter, profile: Any, calibration: Any) -> l
     return sorted(rows, key=lambda r: (value(r), r[0].id), reverse=descending)
 
 
+def latency_device(flt: CatalogFilter, profile: Any) -> tuple[str, str]:
+    """``(device id, device name)`` latency is predicted for: the filter's device, else the CPU."""
+    device_id = flt.fits_on or "cpu"
+    if profile is None or device_id == "cpu":
+        return device_id, ""
+    try:
+        return device_id, profile.device(device_id).name
+    except KeyError:
+        return device_id, ""
+
+
 def _latency_key(flt: CatalogFilter, profile: Any, calibration: Any, missing: float):
     from selector.core.estimate.latency import estimate_latency
 
-    device_id = flt.fits_on or "cpu"
-    name = ""
-    if profile is not None and device_id != "cpu":
-        try:
-            name = profile.device(device_id).name
-        except KeyError:
-            name = ""
+    device_id, name = latency_device(flt, profile)
 
     def value(row):  # noqa: ANN001, ANN202
         est = estimate_latency(row[0], flt.workload, device_id, calibration, device_name=name)
