@@ -233,7 +233,14 @@ def test_compare_sheets_by_model_and_machine(tmp_path):
     assert comparison.cell(EVIL, "bigger box").latency_source == "estimated"
     assert comparison_figure(comparison) is not None
     same = compare_sheets([a, a])
-    assert same.machines == [a.hardware["name"], f"{a.hardware['name']} (2)"]
+    name = a.hardware["name"]
+    assert same.machines == [f"{name} (CPU)", f"{name} (CPU) (2)"]
+    # two cloud hosts both called "vm": the device each sheet measured on tells them apart
+    gpu = make_sheet("h100-80gb")
+    gpu.hardware["name"] = name
+    gpu.recommendation.constraints.device = "cuda:0"
+    assert compare_sheets([a, gpu]).machines == [f"{name} (CPU)",
+                                                 f"{name} ({gpu.hardware['gpus'][0]['name']})"]
 
 
 def test_plots_survive_odd_names_and_missing_data():
@@ -267,6 +274,6 @@ def test_the_shipped_example_sheet_opens_and_renders():
 
     sheet = open_sheet(resource("examples", "cpu-vm.json"))
     assert sheet.recommendation.recommended in {c.model_id for c in sheet.candidates}
-    assert {r["kind"] for r in sheet.results} == {"latency", "finetune"}
+    assert {r["kind"] for r in sheet.results} == {"latency", "transfer", "finetune"}
     assert all(ProbeResult.from_dict(r).status == "finished" for r in sheet.results)
     assert sheet.recommendation.recommended in render_markdown(sheet)

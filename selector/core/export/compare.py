@@ -131,12 +131,28 @@ def compare_sheets(sheets: list[Sheet]) -> Comparison:
 
 
 def _machine_names(sheets: list[Sheet]) -> list[str]:
+    """Each sheet's machine name; where host names repeat (cloud machines are often all "vm"),
+    the device the sheet measured on tells them apart, then a number."""
+    bases = [(sheet.hardware or {}).get("name") or sheet.machine.split(":")[0] or "machine"
+             for sheet in sheets]
     names: list[str] = []
-    for sheet in sheets:
-        base = (sheet.hardware or {}).get("name") or sheet.machine.split(":")[0] or "machine"
+    for sheet, base in zip(sheets, bases):
+        if bases.count(base) > 1:
+            base = f"{base} ({_device_name(sheet)})"
         name, n = base, 2
         while name in names:
             name = f"{base} ({n})"
             n += 1
         names.append(name)
     return names
+
+
+def _device_name(sheet: Sheet) -> str:
+    device = sheet.recommendation.constraints.device or "cpu"
+    if not device.startswith("cuda"):
+        return "CPU"
+    index = int(device.split(":")[1]) if ":" in device else 0
+    for gpu in (sheet.hardware or {}).get("gpus") or []:
+        if gpu.get("index") == index and gpu.get("name"):
+            return str(gpu["name"])
+    return device
