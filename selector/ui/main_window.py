@@ -102,6 +102,7 @@ class MainWindow(QMainWindow):
         for key, ref in workflow.reference_profiles(self.banner).items():
             self.hardware_panel.add_source(f"Reference: {ref.name}", f"ref:{key}")
         self.request_panel = RequestPanel()
+        self.request_panel.offer_recent_data(self.prefs.recent_data)
         self.request_panel.set_request(workflow.initial_request(self.settings, self.prefs))
         self.request_panel.sig_request_changed.connect(self._on_request_changed)
         self.request_panel.sig_benchmark.connect(self.benchmark_best)

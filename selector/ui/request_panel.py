@@ -157,17 +157,30 @@ class RequestPanel(QGroupBox):
             self._emit()
 
     def add_data_source(self, path: str) -> None:
-        index = self.data.findData(path)
-        if index < 0:
-            name = Path(path).name or path
-            self.data.addItem(name, path)
-            index = self.data.count() - 1
-            self.data.setItemData(index, path, 3)  # tooltip: the full path
-        self.data.setCurrentIndex(index)
+        """Offer ``path`` and choose it (the task follows: a file is text, a folder images)."""
+        self.data.setCurrentIndex(self._data_item(path))
         if Path(path).is_file():
             self.task.setCurrentIndex(self.task.findData(TEXT))
         elif Path(path).is_dir():
             self.task.setCurrentIndex(self.task.findData(VISION))
+
+    def offer_recent_data(self, paths: list[str]) -> None:
+        """List data used lately (most recent first) without choosing any; gone ones are skipped."""
+        self.data.blockSignals(True)
+        try:
+            for path in paths:
+                if Path(path).exists():
+                    self._data_item(path)
+        finally:
+            self.data.blockSignals(False)
+
+    def _data_item(self, path: str) -> int:
+        index = self.data.findData(path)
+        if index < 0:
+            self.data.addItem(Path(path).name or path, path)
+            index = self.data.count() - 1
+            self.data.setItemData(index, path, 3)  # tooltip: the full path
+        return index
 
     def pick_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Image folder (one sub-folder per class)")

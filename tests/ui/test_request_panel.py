@@ -29,3 +29,15 @@ def test_set_request_round_trips(qtbot):
                      latency_budget_ms=12.5, memory_budget_gib=6.0, min_accuracy=80.0)
     panel.set_request(wanted)
     assert panel.request() == wanted
+
+
+def test_recent_data_is_offered_not_chosen(qtbot, tmp_path):
+    panel = RequestPanel()
+    qtbot.addWidget(panel)
+    flowers, reviews = tmp_path / "flowers", tmp_path / "reviews.csv"
+    flowers.mkdir()
+    reviews.write_text("text,label\ngood,pos\n")
+    panel.offer_recent_data([str(reviews), str(tmp_path / "deleted"), str(flowers)])
+    offered = [panel.data.itemData(i) for i in range(panel.data.count())]
+    assert offered == ["sample", str(reviews), str(flowers)]  # gone folders are not listed
+    assert panel.request().data == "sample" and panel.request().task != TEXT
