@@ -24,7 +24,20 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     icon = resource("icons", "selector.svg")
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))
+    collect_garbage_on_the_gui_thread(app)
     return app
+
+
+def collect_garbage_on_the_gui_thread(app: QApplication) -> None:
+    """Python's cyclic garbage collector runs in whichever thread allocates when a threshold
+    is crossed; in a worker (badges, probes' event pumps) it may then free a Qt object that
+    belongs to the GUI thread, and Qt crashes (seen in CI: a segfault while a worker computed
+    catalog badges). pyqtgraph's GarbageCollector turns automatic collection off and collects
+    from a timer on the GUI thread instead, once a second."""
+    if getattr(app, "_selector_gc", None) is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        app._selector_gc = GarbageCollector(interval=1.0)
 
 
 def run_app(argv: list[str], profile: str | None = None) -> int:

@@ -27,6 +27,15 @@ def _calibration_file(tmp_path_factory):
             os.environ["SELECTOR_HOME"] = old
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _gui_thread_garbage_collection(qapp):
+    """As in the app: cyclic garbage is collected on the GUI thread only, never in a worker
+    that happens to allocate while a widget of an earlier test waits in a cycle."""
+    from selector.ui.app import create_application
+
+    create_application()
+
+
 @pytest.fixture(autouse=True)
 def _cached_calibration(_calibration_file, isolated_home):
     """Every GUI test starts with this machine's calibration cached, as a user's app would."""

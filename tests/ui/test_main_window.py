@@ -70,3 +70,21 @@ def test_about_shows_versions_and_paths(qtbot, make_main_window):
     make_main_window(profile_source="t4")
     text = about_html()
     assert torch.__version__.split("+")[0] in text and "selector-home" in text
+
+
+def test_garbage_is_collected_on_the_gui_thread_only(qtbot):
+    """Automatic (any-thread) collection is off; a GUI-thread timer collects instead."""
+    import gc
+
+    from PySide6.QtWidgets import QApplication
+
+    from selector.ui.app import create_application
+
+    app = create_application()
+    assert app is QApplication.instance() and not gc.isenabled()
+    timer = app._selector_gc.timer
+    assert timer.isActive() and timer.thread() is app.thread()
+    for _ in range(gc.get_threshold()[0] + 10):  # cycles, as widgets and closures make
+        a: list = []
+        a.append(a)
+    qtbot.waitUntil(lambda: gc.get_count()[0] < gc.get_threshold()[0], timeout=3000)
