@@ -5,21 +5,18 @@
 from the core's estimator). ``CatalogProxy`` sorts by numeric keys and keeps the rows whose
 ids the core's filter (``selector.core.catalog.filters.apply``) accepted: the logic stays in
 the core, the proxy only mirrors it. The breakdown box shows what decided the selected
-entry's badges.
+entry's badges. Rows and the breakdown text are computed in :mod:`selector.ui.catalog_rows`.
 """
 
 from __future__ import annotations
 
-import html
 import time
-from dataclasses import dataclass
 
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
     QSortFilterProxyModel,
     Qt,
-    QTimer,
     Signal,
 )
 from PySide6.QtGui import QAction, QColor
@@ -42,13 +39,12 @@ from PySide6.QtWidgets import (
 
 from selector.core.catalog import filters
 from selector.core.catalog.entry import CatalogEntry
-from selector.core.estimate.fit import FITS, NO, TIGHT, FitResult, fit_estimate
-from selector.core.estimate.memory import default_overhead_mib, device_kind_of, estimate_memory
+from selector.core.estimate.fit import FITS, NO, TIGHT
 from selector.core.hardware import HardwareProfile
 from selector.core.request import Request
 from selector.core.units import fmt_count, fmt_mib
+from selector.ui.catalog_rows import BADGES, CatalogRow, breakdown_html, compute_rows, runs_here
 
-_BADGE = {FITS: ("fits", "#2e7d32"), TIGHT: ("tight", "#ef6c00"), NO: ("does not fit", "#c62828")}
 
 COLUMNS = [
     ("Model", "Catalog id: timm architecture.tag, Hugging Face id, or local:<name>"),
@@ -67,39 +63,6 @@ COLUMNS = [
 ]
 ACCURACY_COLUMN = [name for name, _ in COLUMNS].index("Accuracy")
 COL_MODEL, COL_INFER, COL_TRAIN, COL_MEMORY = 0, 6, 7, 8
-
-
-@dataclass
-class CatalogRow:
-    entry: CatalogEntry
-    accuracy: float | None = None
-    inference: FitResult | None = None
-    finetune: FitResult | None = None
-    checked_mib: float | None = None
-
-
-def compute_rows(entries: list[CatalogEntry], request: Request,
-                 profile: HardwareProfile | None) -> list[CatalogRow]:
-    """Rows with fit badges for ``request`` on its device (no profile: no badges)."""
-    device = None
-    if profile is not None:
-        try:
-            device = profile.device(request.device)
-        except KeyError:
-            device = profile.device("cpu")
-    rows = []
-    infer_w, train_w = request.inference_workload(), request.train_workload()
-    kind = device_kind_of(device.id) if device else "cpu"
-    overhead = default_overhead_mib(kind) if device else 0.0
-    for entry in entries:
-        row = CatalogRow(entry, filters.accuracy(entry))
-        if device is not None:
-            row.inference = fit_estimate(estimate_memory(entry, infer_w, kind, overhead), device)
-            row.finetune = fit_estimate(estimate_memory(entry, train_w, kind, overhead), device)
-            checked = row.finetune if request.memory_mode == "finetune" else row.inference
-            row.checked_mib = checked.needed_mib
-        rows.append(row)
-    return rows
 
 
 class CatalogTableModel(QAbstractTableModel):
@@ -142,7 +105,7 @@ class CatalogTableModel(QAbstractTableModel):
             return self._key(row, col)
         if role == Qt.ItemDataRole.ForegroundRole and col in (COL_INFER, COL_TRAIN):
             fit = row.inference if col == COL_INFER else row.finetune
-            return QColor(_BADGE[fit.status][1]) if fit else None
+            return QColor(BADGES[fit.status][1]) if fit else None
         if role == Qt.ItemDataRole.ToolTipRole:
             if col in (COL_INFER, COL_TRAIN):
                 fit = row.inference if col == COL_INFER else row.finetune
@@ -171,7 +134,7 @@ class CatalogTableModel(QAbstractTableModel):
             return f"{size[-1]} px" if len(size) == 3 else f"{size[0]} tok" if size else "—"
         if col in (COL_INFER, COL_TRAIN):
             fit = row.inference if col == COL_INFER else row.finetune
-            return _BADGE[fit.status][0] if fit else "—"
+            return BADGES[fit.status][0] if fit else "—"
         if col == COL_MEMORY:
             return fmt_mib(row.checked_mib)
         if col == 9:
@@ -359,7 +322,7 @@ class CatalogView(QWidget):
         start = time.perf_counter()
         kept = {e.id for e, _ in filters.apply(self.entries, self.current_filter())}
         if self.fits_only.isChecked():
-            kept = {r.entry.id for r in self.model.rows if r.entry.id in kept and _runs(r, self.request)}
+            kept = {r.entry.id for r in self.model.rows if r.entry.id in kept and runs_here(r, self.request)}
         self.proxy.set_accepted(kept)
         self.last_filter_ms = (time.perf_counter() - start) * 1000
         shown = self.proxy.rowCount()
@@ -423,41 +386,3 @@ class CatalogView(QWidget):
         row = self.model.rows[source.row()]
         self.breakdown.setHtml(breakdown_html(row, self.request))
         self.sig_model_selected.emit(row.entry.id)
-
-
-def _runs(row: CatalogRow, request: Request) -> bool:
-    fit = row.finetune if request.memory_mode == "finetune" else row.inference
-    return fit is None or fit.status != NO
-
-
-def breakdown_html(row: CatalogRow, request: Request) -> str:
-    """What decided the badges: the memory breakdown of both modes, and the entry's facts."""
-    e = row.entry
-    esc = html.escape
-    parts = [f"<h3>{esc(e.id)}</h3>"]
-    facts = [
-        ("Task", e.task), ("Architecture", e.architecture), ("Parameters", fmt_count(e.params)),
-        ("MACs / sample", fmt_count(e.macs)),
-        ("Published", ", ".join(f"{k} {v:.1f}" for k, v in e.published.items()) or "—"),
-        ("Pretraining data", e.pretrain_data or "—"), ("Licence", e.license or "—"),
-        ("Weights", "available locally" if e.weights_cached or e.local_path
-         else "not downloaded: probes measure the architecture only"),
-    ]
-    parts.append("<table>" + "".join(
-        f"<tr><td><b>{esc(k)}</b>&nbsp;</td><td>{esc(str(v))}</td></tr>" for k, v in facts) + "</table>")
-    for title, fit in (("Inference", row.inference), ("Fine-tuning", row.finetune)):
-        if fit is None:
-            continue
-        est = fit.estimate
-        label, colour = _BADGE[fit.status]
-        parts.append(f"<h4>{title}: <span style='color:{colour}'>{label}</span></h4>"
-                     f"<p>{esc(fit.reason)}<br><i>{esc(est.workload.describe())}</i></p>")
-        lines = [("weights", est.weights_mib), ("gradients", est.gradients_mib),
-                 ("optimizer state", est.optimizer_mib), ("activations", est.activations_mib),
-                 ("allocator", est.allocator_mib), ("framework overhead", est.overhead_mib),
-                 ("total", est.total_mib)]
-        parts.append("<table>" + "".join(
-            f"<tr><td>{esc(k)}</td><td align='right'>{fmt_mib(v)}</td></tr>"
-            for k, v in lines if v or k == "total") + "</table>")
-        parts.append(f"<p><small>{esc(est.method)}</small></p>")
-    return "".join(parts)
