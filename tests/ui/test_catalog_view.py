@@ -82,3 +82,20 @@ def test_badges_are_computed_off_the_gui_thread_and_stale_results_are_dropped(vi
     qtbot.wait(200)  # the first (stale) computation must not overwrite the second
     assert cell(view, "vit_huge_patch14_224.orig_in21k", COL_TRAIN) == "fits"
     assert pool.shutdown()
+
+
+def test_sorting_keeps_the_selected_model_selected_and_filters_keep_the_order(view):
+    from PySide6.QtCore import Qt
+
+    view.fits_only.setChecked(False)
+    assert view.select_model("resnet50.a1_in1k")
+    view.table.sortByColumn(2, Qt.SortOrder.AscendingOrder)  # params, smallest first
+    assert view.visible_ids()[:2] == ["resnet18.a1_in1k", "resnet50.a1_in1k"]
+    assert view.current_model() == "resnet50.a1_in1k"
+    selected = {view.proxy.index(i.row(), 0).data() for i in view.table.selectionModel().selectedRows()}
+    assert selected == {"resnet50.a1_in1k"}
+    view.search.setText("vit")  # filtering keeps the sort
+    assert view.visible_ids() == ["vit_base_patch16_224.augreg_in21k_ft_in1k",
+                                  "vit_huge_patch14_224.orig_in21k"]
+    view.table.sortByColumn(2, Qt.SortOrder.DescendingOrder)
+    assert view.visible_ids()[0] == "vit_huge_patch14_224.orig_in21k"
