@@ -228,3 +228,12 @@ def test_the_child_dies_with_its_parent(tmp_path):
     finally:
         parent.kill()
         parent.stdout.close()
+
+
+def test_finish_runs_to_the_end_and_returns_the_recorded_result():
+    run = ProbeRun(fault("finish", rows=2))
+    result = run.finish()
+    assert result is run.result and result.status == rec.FINISHED
+    assert [row["index"] for row in result.rows] == [0, 1]
+    crashed = ProbeRun(fault("raise")).finish()
+    assert crashed.status == rec.FAILED and "fault injection" in crashed.error

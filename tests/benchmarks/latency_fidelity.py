@@ -59,12 +59,10 @@ def probe(name: str, batch: int, threads: int, seconds: float, device: str) -> d
     spec = ProbeSpec(kind="latency", model=entry.id, entry=entry.to_dict(), batch_sizes=[batch], device=device,
                      dtypes=["fp32"], threads=threads, budget_s=seconds * 4 + 30,
                      params={"min_time_s": seconds, "min_iters": 30})
-    run = ProbeRun(spec)
-    for _ in run.events():
-        pass
-    if not run.result.ok:
-        raise SystemExit(f"{name}: probe {run.result.status}: {run.result.message}\n{run.result.error}")
-    return run.result.latency_rows()[0].to_dict()
+    result = ProbeRun(spec).finish()
+    if not result.ok:
+        raise SystemExit(f"{name}: probe {result.status}: {result.message}\n{result.error}")
+    return result.latency_rows()[0].to_dict()
 
 
 def timer(name: str, batch: int, threads: int, seconds: float, device: str) -> dict:

@@ -27,10 +27,7 @@ import statistics
 def _probe(spec) -> dict:  # noqa: ANN001
     from selector.core.probes import ProbeRun
 
-    run = ProbeRun(spec)
-    for _ in run.events():
-        pass
-    r = run.result
+    r = ProbeRun(spec).finish()
     if not r.ok:
         raise SystemExit(f"{spec.model}: {r.status}: {r.message}\n{r.error}")
     measure = sum(row.get("warmup_s", 0) + row.get("measure_s", 0) + (row.get("first_call_ms") or 0) / 1000

@@ -36,12 +36,10 @@ def main() -> None:
         spec = ProbeSpec(kind="latency", model=entry.id, entry=entry.to_dict(), batch_sizes=[args.batch],
                          threads=args.threads, budget_s=args.seconds * 3 + 20,
                          params={"min_time_s": args.seconds})
-        run = ProbeRun(spec)
-        for _ in run.events():
-            pass
-        if not run.result.ok:
-            raise SystemExit(f"run {i}: {run.result.status}: {run.result.message}")
-        row = run.result.latency_rows()[0]
+        result = ProbeRun(spec).finish()
+        if not result.ok:
+            raise SystemExit(f"run {i}: {result.status}: {result.message}")
+        row = result.latency_rows()[0]
         p50s.append(row.p50_ms)
         rows.append(row.to_dict())
         print(f"run {i + 1}: p50 {row.p50_ms:.2f} ms, mean {row.mean_ms:.2f} ms, CV {100 * row.cv:.1f} %, "

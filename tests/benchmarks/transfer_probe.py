@@ -35,10 +35,7 @@ DEFAULT_MODELS = "resnet18,mobilenetv3_large_100,vit_small_patch16_224,efficient
 def _probe(spec) -> dict:  # noqa: ANN001
     from selector.core.probes import ProbeRun
 
-    run = ProbeRun(spec)
-    for _ in run.events():
-        pass
-    r = run.result
+    r = ProbeRun(spec).finish()
     if not r.ok:
         raise SystemExit(f"{spec.model}: {r.status}: {r.message}\n{r.error}")
     row = r.rows[0]

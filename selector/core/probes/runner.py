@@ -161,6 +161,13 @@ class ProbeRun:
             self._signal_group(getattr(signal, "SIGKILL", signal.SIGTERM))
 
     # ----------------------------------------------------------------- events
+    def finish(self) -> ProbeResult:
+        """Run the probe to its end without watching its progress; the recorded result."""
+        for _ in self.events():
+            pass
+        assert self.result is not None
+        return self.result
+
     def events(self) -> Iterator[ProbeEvent]:
         spec = self.spec
         state = _State(started_at=_utc_now(), t0=time.perf_counter())
