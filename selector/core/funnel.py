@@ -4,8 +4,18 @@ then the quick fine-tune for the best few, as one session.
 ``Funnel(entries, request).events()`` is the generator the desktop app runs in a worker
 thread (and any script can iterate): the probes' own events from :class:`BenchRun`, plus a
 ``queued`` event whenever probes join the queue (the fine-tunes, once the transferability
-scores say which models deserve them). ``cancel()`` stops everything; ``cancel_probe(id)``
-one probe; finished probes are in the results store the moment they end.
+scores say which models deserve them). Finished probes are in the results store the moment
+they end. Three ways to stop:
+
+- ``cancel()``: the user's "Cancel all". Every probe not yet ended ends ``cancelled`` (an
+  ``end`` event each, so a queue shows the truth), no fine-tune is planned, and the session is
+  marked ``cancelled``: it can be reopened, it is not offered for resume.
+- ``interrupt()``: the app closes mid-run. The probe in flight is stopped, the rest never
+  starts, and the session stays ``open``: the next start offers to resume it.
+- ``cancel_probe(id)``: one probe; the others carry on.
+
+``Funnel.resume(store, session_id, catalog)`` goes on with an open session: every probe that
+ended (any status but ``cancelled``) is kept and not run again; the rest is planned anew.
 
 Which models get fine-tuned: the ``top_k`` best by the transferability ranking of this
 session (LogME, k-NN and linear probe combined) when at least two models were scored with
@@ -75,7 +85,7 @@ class Funnel:
         offered = available_kinds()
         self.stages = [k for k in ("latency", "transfer") if k in offered]
         self.finetune_offered = "finetune" in offered and top_k > 0
-        done = {(r.model_id, r.kind) for r in self.previous if r.status == "finished"}
+        done = {(r.model_id, r.kind) for r in self.previous if _ended(r)}
         first = [self._spec(kind, e) for kind in self.stages for e in entries
                  if (e.id, kind) not in done]
         if store is not None and session is None:
@@ -84,15 +94,21 @@ class Funnel:
         self.bench = BenchRun(first, store=store, hardware=hardware, session=session)
         self.finetune_planned = False
         self.ranking_note = ""
+        self.cancelled = False
+        """True after ``cancel()`` (the user's "Cancel all"), not after ``interrupt()``."""
+        self._ended: set[str] = set()
 
     @property
     def planned_later(self) -> int:
         """Fine-tunes still to be chosen once the first stages end (their models are not known
         yet), so a progress bar and its ETA can count them from the start."""
-        if not self.finetune_offered or self.finetune_planned or self.bench.cancelled:
+        if not self.finetune_offered or self.finetune_planned or self.bench.cancelled or self.cancelled:
             return 0
-        tuned = {r.model_id for r in self.previous if r.kind == "finetune" and r.status == "finished"}
-        return max(0, min(self.top_k, len(self.entries)) - len(tuned))
+        return max(0, min(self.top_k, len(self.entries)) - len(self._tuned()))
+
+    def _tuned(self) -> set[str]:
+        """Models whose fine-tune ended in an earlier run of this session (resume)."""
+        return {r.model_id for r in self.previous if r.kind == "finetune" and _ended(r)}
 
     def plan(self) -> dict[str, Any]:
         """What this run set out to do, kept with the session so it can be resumed."""
@@ -144,6 +160,14 @@ class Funnel:
 
     # --------------------------------------------------------------- control
     def cancel(self) -> None:
+        """The user's "Cancel all": every probe not ended ends ``cancelled``. Thread-safe."""
+        self.cancelled = True
+        for spec in list(self.bench.specs):
+            if spec.id not in self._ended:
+                self.bench.cancel_probe(spec.id)
+
+    def interrupt(self) -> None:
+        """Stop now and leave the session open for resume (the app is closing)."""
         self.bench.cancel()
 
     def cancel_probe(self, probe_id: str) -> None:
@@ -156,20 +180,27 @@ class Funnel:
         first_count = len(self.bench.specs)
         ended = 0
         for event in self.bench.events():
+            if self.cancelled and event.type == ev.STARTED and event.probe_id not in self._ended:
+                self.bench.cancel_probe(event.probe_id)  # started as "Cancel all" came
             yield event
             if event.type != ev.END:
                 continue
+            self._ended.add(event.probe_id)
             ended += 1
             if ended == first_count:
                 yield from self._plan_finetune()
+        if self.cancelled and self.bench.store is not None and self.session_id:
+            self.bench.store.set_session_status(self.session_id, SESSION_CANCELLED)
 
     def _plan_finetune(self) -> Iterator[ProbeEvent]:
-        if not self.finetune_offered or self.bench.cancelled or self.finetune_planned:
+        if (not self.finetune_offered or self.bench.cancelled or self.cancelled
+                or self.finetune_planned):
             return
         self.finetune_planned = True
         results = self.previous + self.bench.results
-        tuned = {r.model_id for r in self.previous if r.kind == "finetune" and r.status == "finished"}
-        chosen = [m for m in self.choose_finetune(results) if m not in tuned]
+        tuned = self._tuned()
+        wanted = max(0, self.top_k - len(tuned))
+        chosen = [m for m in self.choose_finetune(results) if m not in tuned][:wanted]
         specs = [self._spec("finetune", self.entries[m]) for m in chosen]
         for spec in specs:
             self.bench.add(spec)
@@ -198,6 +229,12 @@ class Funnel:
                                  "scores from pretrained weights): " + ", ".join(order[: self.top_k]))
         order += [m for m in candidates if m not in order]
         return order[: self.top_k]
+
+
+def _ended(result: Any) -> bool:
+    """A probe that ran to an end of its own (finished or not): resume does not run it again.
+    A cancelled one (the app closed, or the user stopped it) is run again."""
+    return result.status != CANCELLED and bool(result.status)
 
 
 def _transfer_order(scored: dict[str, Any]) -> list[str]:

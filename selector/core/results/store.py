@@ -275,6 +275,13 @@ class ResultStore:
             ).fetchall()
             return [self._assemble(conn, r, with_events) for r in rows]
 
+    def session_models(self, session_id: str) -> list[str]:
+        """The models a session probed, in the order their first probe ended (a cheap query)."""
+        with self._connect() as conn:
+            rows = conn.execute("SELECT model_id FROM results WHERE session_id = ? GROUP BY model_id"
+                                " ORDER BY MIN(ended_at), MIN(rowid)", (session_id,)).fetchall()
+        return [r[0] for r in rows]
+
     def latest_results(self, *, kind: str | None = None, device: str | None = None,
                        status: str | None = "finished", model_ids: list[str] | None = None
                        ) -> list[ProbeResult]:
