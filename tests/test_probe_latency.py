@@ -46,7 +46,14 @@ def test_latency_sweep_of_batches_and_int8(test_resnet):
         assert row.input_size == [3, 160, 160] and row.threads == 1 and row.timing == "perf_counter"
         assert row.software["torch"] == torch.__version__
         assert row.iters >= 5 and row.measure_s >= 0.2 and row.warmup_iters >= 2
-        assert row.min_ms <= row.p50_ms <= row.p90_ms <= row.p99_ms <= row.max_ms
+        assert row.min_ms <= row.p50_ms <= row.p90_ms <= row.max_ms
+        assert len(row.samples_ms) == row.iters and min(row.samples_ms) == row.min_ms
+        if row.iters < 10:
+            assert row.p99_ms is None and row.note == f"only {row.iters} iterations: no p99"
+        else:
+            assert row.p90_ms <= row.p99_ms <= row.max_ms and row.note == ""
+        assert row.contention["wall_s"] > 0 and row.contention["others_cores"] is not None
+        assert row.contention["reference_before_gmacs"] > 0 and row.contention["reference_after_gmacs"] > 0
         assert row.samples_per_s == pytest.approx(row.batch_size * 1000 / row.mean_ms, rel=1e-3)
         assert row.cv == pytest.approx(row.std_ms / row.mean_ms, rel=1e-2)
         assert row.first_call_ms > 0 and row.load_s > 0

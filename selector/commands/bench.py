@@ -142,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
 
     bench = BenchRun(specs, store=store, session=args.session, hardware=profile.to_dict(),
                      session_name="bench " + " ".join(args.models))
+    _warn_if_busy()
     interrupted = drive(bench)
     results = bench.results
     if args.json:
@@ -187,6 +188,17 @@ def _without_events(result) -> dict:  # noqa: ANN001 - ProbeResult
     data = result.to_dict()
     data.pop("events", None)
     return data
+
+
+def _warn_if_busy() -> None:
+    """Say on stderr, before the first probe, that the machine is busy (the rows will say too)."""
+    import sys
+
+    from selector.core.probes.contention import machine_busy
+
+    warning = machine_busy(seconds=0.5)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 # ----------------------------------------------------------------- the live view
@@ -277,16 +289,19 @@ def print_results(results: list, session_id: str | None, db_path,  # noqa: ANN00
                       caption_justify="left")
         columns = ["model", "dtype", "batch", "p50 ms", "p90 ms", "p99 ms", "CV", "samples/s",
                    "RSS MiB"]
-        for col in columns + (["GPU max MiB"] if gpu else []):
-            table.add_column(col, justify="left" if col in ("model", "dtype") else "right",
-                             no_wrap=col == "model")
+        for col in columns + (["GPU max MiB"] if gpu else []) + ["machine"]:
+            table.add_column(col, justify="left" if col in ("model", "dtype", "machine") else "right",
+                             no_wrap=col == "model", min_width=5 if col == "machine" else None)
         for row in latency:
             cells = [row.model_id, row.dtype, str(row.batch_size), _num(row.p50_ms, 3),
                      _num(row.p90_ms, 3), _num(row.p99_ms, 3),
                      "—" if row.cv is None else f"{100 * row.cv:.0f}%", _num(row.samples_per_s, 4),
                      _num(row.peak_rss_mib, 4)]
-            table.add_row(*cells + ([_num(row.cuda_max_allocated_mib, 4)] if gpu else []))
+            table.add_row(*cells + ([_num(row.cuda_max_allocated_mib, 4)] if gpu else [])
+                          + [_machine_cell(row.contention)])
         console.print(table)
+        _print_notes(console, [(f"{r.model_id} {r.dtype} batch {r.batch_size}", r.contention, r.note)
+                               for r in latency])
     tunes = [rep for r in results if (rep := r.finetune_report()) is not None]
     if tunes:
         settings = sorted({f"{t.model_id}: {t.weights} weights, {t.precision}, {t.train_mode} fine-tune, "
@@ -294,25 +309,48 @@ def print_results(results: list, session_id: str | None, db_path,  # noqa: ANN00
         table = Table(title="Quick fine-tune", title_justify="left", caption="; ".join(settings),
                       caption_justify="left")
         for col in ("model", "batch", "steps", "samples/s", "step p50 ms", "acc before", "acc after",
-                    "loss", "RSS MiB"):
-            table.add_column(col, justify="left" if col == "model" else "right", no_wrap=col == "model")
+                    "loss", "RSS MiB", "machine"):
+            table.add_column(col, justify="left" if col in ("model", "machine") else "right",
+                             no_wrap=col == "model", min_width=5 if col == "machine" else None)
         for rep in tunes:
             batch = str(rep.batch_size_used) + ("*" if rep.oom_step_downs else "")
             table.add_row(rep.model_id, batch, str(rep.steps), _num(rep.samples_per_s, 4),
                           _num(rep.p50_step_ms, 3), _pct(rep.acc_before), _pct(rep.acc_after),
-                          _num(rep.loss_last, 3), _num(rep.peak_rss_mib, 4))
+                          _num(rep.loss_last, 3), _num(rep.peak_rss_mib, 4),
+                          _machine_cell(rep.contention))
         console.print(table)
         if any(rep.oom_step_downs for rep in tunes):
             console.print("* batch stepped down after running out of memory", style="dim")
+        _print_notes(console, [(f"{t.model_id} fine-tune", t.contention, "") for t in tunes])
     from selector.commands.bench_transfer import print_transfer
 
     print_transfer(console, session_results if session_results is not None else results)
+    _print_notes(console, [(f"{r.model_id} transfer", r.rows[0].get("contention"), "")
+                           for r in results if r.kind == "transfer" and r.rows])
     for result in results:
         if not result.ok:
             console.print(f"[red]{result.model_id} {result.kind}: {result.status_words}[/]: {result.message}")
             if result.error and result.status == "failed":
                 console.print(result.error.strip().splitlines()[-1], style="dim", highlight=False)
     console.print(f"session {session_id} saved in {db_path}", style="dim", highlight=False)
+
+
+def _machine_cell(contention: dict | None) -> str:
+    """``noisy`` (its reasons follow the table), ``quiet``, or ``—`` (not recorded)."""
+    if not contention:
+        return "—"
+    return "[bold yellow]noisy[/]" if contention.get("noisy") else "quiet"
+
+
+def _print_notes(console, rows: list[tuple[str, dict | None, str]]) -> None:  # noqa: ANN001
+    """Under a table: one line per contention reason of each noisy row, and each row's note."""
+    from selector.core.probes.contention import reasons_of
+
+    for label, contention, note in rows:
+        for reason in reasons_of(contention):
+            console.print(f"noisy: {label}: {reason}", highlight=False, markup=False)
+        if note:
+            console.print(f"note: {label}: {note}", style="dim", highlight=False)
 
 
 def _pct(value: float | None) -> str:

@@ -8,6 +8,11 @@ varied layer shapes, come out right on average. The result is a :class:`Calibrat
 in ``cache_dir()`` per machine, torch version and thread count, so it runs once (a few
 seconds), not at every start.
 
+The machine is watched while it calibrates (``probes.contention``): a calibration measured
+while other work ran, or while the machine's speed moved, is *provisional*: used by this
+process, never cached, and ``provisional_note`` tells the user why. It also stores the speed
+of the probes' reference workload, against which every later probe checks the machine.
+
 Rates are MACs per second (multiply-accumulates, not FLOPs) and bytes per second.
 """
 
@@ -27,7 +32,8 @@ from typing import Any, Callable
 
 from selector.core.paths import cache_dir
 
-CALIBRATION_VERSION = 1
+CALIBRATION_VERSION = 2
+"""2: the reference workload's speed and the contention record are stored."""
 KINDS = ("conv", "depthwise", "matmul", "attention")
 
 
@@ -53,7 +59,19 @@ class Calibration:
     created_at: str = ""
     reference: dict[str, Any] = field(default_factory=dict)
     """Per reference model: measured and predicted ms, for the record."""
+    reference_gmacs: float | None = None
+    """Speed of the probes' reference workload (``contention.reference_speed``), GMAC/s: the
+    mean of its runs before and after the calibration."""
+    contention: dict[str, Any] | None = None
+    """How busy the machine was while it calibrated (``Contention.to_dict()``)."""
     version: int = CALIBRATION_VERSION
+
+    @property
+    def provisional(self) -> list[str]:
+        """Why the rates may be off (the machine was busy), or ``[]``."""
+        from selector.core.probes.contention import reasons_of
+
+        return reasons_of(self.contention)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -107,13 +125,32 @@ def save_calibration(cal: Calibration) -> None:
     atomic_write_text(_cache_file(), json.dumps(items, indent=1))
 
 
+_PROVISIONAL: dict[int | None, Calibration] = {}
+"""Calibrations measured on a busy machine: kept for this process only, never cached."""
+
+
 def get_calibration(threads: int | None = None, run_if_missing: bool = True) -> Calibration | None:
-    """Cached calibration, or a fresh one (a few seconds of torch work) when none is cached."""
-    cal = load_calibration(threads)
+    """Cached calibration, or a fresh one (a few seconds of torch work) when none is cached.
+    A fresh one measured under contention is not cached (see ``provisional_note``); this
+    process keeps using it, the next one measures again."""
+    cal = load_calibration(threads) or _PROVISIONAL.get(threads)
     if cal is None and run_if_missing:
         cal = calibrate(threads)
-        save_calibration(cal)
+        if cal.provisional:
+            _PROVISIONAL[threads] = cal
+        else:
+            save_calibration(cal)
     return cal
+
+
+def provisional_note(cal: Calibration | None) -> str | None:
+    """One line for the user when CPU latency estimates rest on a calibration measured on a
+    busy machine, else None."""
+    if cal is None or not cal.provisional:
+        return None
+    return ("CPU latency estimates are provisional: this CPU was calibrated while "
+            + "; ".join(cal.provisional).replace(" while it measured", "")
+            + ". Not saved; it is measured again next time.")
 
 
 # ------------------------------------------------------------------------------ measuring
@@ -149,9 +186,14 @@ def calibrate(threads: int | None = None, cpu_time: bool = False) -> Calibration
     import torch
     import torch.nn.functional as F
 
+    from selector.core.probes import contention as cn
+
     if threads:
         torch.set_num_threads(threads)
     threads = torch.get_num_threads()
+    sampler = _sampler()
+    start = sampler.snapshot() if sampler else None
+    before = cn.reference_speed()
     CLOCK[0] = time.process_time if cpu_time else time.perf_counter
     version = torch.__version__
     rates: dict[str, float] = {}
@@ -189,7 +231,22 @@ def calibrate(threads: int | None = None, cpu_time: bool = False) -> Calibration
         _correct(cal)
     finally:
         CLOCK[0] = time.perf_counter
+    after = cn.reference_speed()
+    cal.reference_gmacs = round((before + after) / 2, 4)
+    if sampler is not None and start is not None:
+        cal.contention = sampler.record(start, sampler.snapshot(), threads=threads,
+                                        before=before, after=after).to_dict()
     return cal
+
+
+def _sampler():  # noqa: ANN202 - contention.Sampler | None
+    """This process and the machine, watched while calibrating; None when psutil cannot."""
+    try:
+        from selector.core.probes.contention import Sampler
+
+        return Sampler()
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def _correct(cal: Calibration) -> None:
@@ -214,9 +271,11 @@ def _correct(cal: Calibration) -> None:
         model = timm.create_model(name, **kwargs).eval()
         x = torch.randn(4, 3, size, size)
         with torch.inference_mode():
-            measured = _time(lambda: model(x), min_s=0.3, repeats=3)
-        predicted = estimate_latency(entry, Workload(batch_size=4, image_size=size), "cpu", cal,
-                                     corrected=False).ms_per_batch / 1000
+            measured = _time(lambda: model(x), min_s=0.3, repeats=3)  # noqa: B023 (called here)
+        estimate = estimate_latency(entry, Workload(batch_size=4, image_size=size), "cpu", cal,
+                                    corrected=False)
+        assert estimate is not None, "a traced timm model always has an estimate"
+        predicted = estimate.ms_per_batch / 1000
         ratios.append(measured / predicted)
         cal.reference[name] = {"batch": 4, "image_size": size, "measured_ms": measured * 1000,
                                "predicted_ms": predicted * 1000}

@@ -158,6 +158,8 @@ def _cpu(entry: CatalogEntry, workload: Workload, cal: Calibration, corrected: b
               f"correction x{cal.correction:.2f} from reference models){note}")
     if workload.training:
         method += "; training step = 3 x forward + optimizer pass"
+    if cal.provisional:
+        method += "; provisional: the CPU was calibrated on a busy machine"
     return seconds, method
 
 

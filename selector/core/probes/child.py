@@ -59,6 +59,20 @@ def _setup_threads(threads: int | None) -> None:
         torch.set_num_threads(int(threads))
 
 
+def _reference(ctx, when: str) -> None:  # noqa: ANN001 - ProbeContext
+    """Time the fixed reference workload (``contention.reference_speed``) and tell the parent,
+    which compares before with after and with this machine's calibration."""
+    from selector.core.probes.contention import reference_speed
+
+    try:
+        speed = reference_speed()
+    except Exception as err:  # noqa: BLE001 - the probe matters more than its noise check
+        ctx.log(f"reference workload failed: {err}", level="warning")
+        return
+    ctx.phase("reference", f"reference workload {when} the measurement: {speed:.2f} GMAC/s",
+              data={"when": when, "gmacs": speed})
+
+
 def main() -> int:
     t0 = time.perf_counter()
     stream = _private_event_stream()
@@ -77,10 +91,16 @@ def main() -> int:
     ctx.phase("start", f"probe child {os.getpid()} running", data={"pid": os.getpid()})
     code = EXIT_OK
     try:
-        func = get_kind(spec.kind).load()
+        kind = get_kind(spec.kind)
+        func = kind.load()
         _setup_threads(spec.threads)
         ctx.phase("ready", data={"imports_s": round(ctx.elapsed(), 4)})
+        timed = not kind.hidden  # test-only kinds skip the reference work (and torch)
+        if timed:
+            _reference(ctx, "before")
         report = func(spec, ctx) or {}
+        if timed:
+            _reference(ctx, "after")
         ctx.emit(ev.RESULT, data=report)
     except BaseException as err:  # noqa: BLE001 - every end is reported, then classified
         from selector.core.errors import SelectorError

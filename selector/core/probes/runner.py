@@ -33,6 +33,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Iterator
 
+from selector.core.probes import contention as cn
 from selector.core.probes import events as ev
 from selector.core.probes.events import ProbeEvent
 from selector.core.probes.spec import ProbeSpec
@@ -186,6 +187,7 @@ class ProbeRun:
             return
         _LIVE.add(self)
         self.pid = proc.pid
+        state.start_sampler(proc.pid, spec.device)
         if self._cancel.is_set():  # cancel() raced with the start
             threading.Thread(target=self._terminate, daemon=True).start()
         lines: queue.Queue = queue.Queue()
@@ -207,6 +209,7 @@ class ProbeRun:
         finally:
             self._reap(proc)
             _LIVE.discard(self)
+            state.close_sampler()
         err_reader.join(timeout=1.0)
         state.stderr_tail = "".join(tail)
         yield self._end(state, proc.returncode)
@@ -229,6 +232,7 @@ class ProbeRun:
             if now >= next_rss:
                 next_rss = now + RSS_POLL_S
                 state.note_rss(proc.pid, now)
+                state.poll_contention(now)
             if item is _EOF:
                 return
             if item is not None:
@@ -262,17 +266,23 @@ class ProbeRun:
                 state.overhead["spawn_s"] = round(time.perf_counter() - state.t0, 4)
             elif etype == ev.PHASE and data.get("phase") == "ready":
                 state.overhead["ready_s"] = round(time.perf_counter() - state.t0, 4)
+                state.open_probe_window()
+            if etype == ev.PHASE:
+                state.note_phase(data.get("phase"), data.get("data") or {})
             elif etype == ev.ROW:
                 state.rows.append(data.get("data") or {})
+                state.close_row_window()
             elif etype == ev.PROGRESS and data.get("loss") is not None:
                 figures = data.get("data") or {}
                 state.loss.append({"step": data.get("step", len(state.loss)), "loss": data["loss"],
                                    "t_s": data.get("t"), "batch_size": figures.get("batch_size")})
             elif etype == ev.RESULT:
                 state.report = data.get("data") or {}
+                state.close_probe_window()
                 data = {"type": ev.RESULT, "t": data.get("t")}  # folded into the result, not repeated
             elif etype == ev.ERROR:
                 state.error = dict(data.get("data") or {}, message=data.get("message", ""))
+                state.close_probe_window()
         else:
             data = dict(data, t=round(time.perf_counter() - state.t0, 4))
         state.events.append(data)
@@ -286,6 +296,9 @@ class ProbeRun:
             if report.get("summary", {}).get(key) is not None:
                 overhead[key] = report["summary"][key]
         entry = self.spec.entry or {}
+        rows = report.get("rows", state.rows)
+        threads = (report.get("settings") or {}).get("threads") or self.spec.threads
+        probe_contention = state.contention(rows, threads)
         duration = round(time.perf_counter() - state.t0, 3)
         end = {"type": ev.END, "t": duration, "message": message, "data": {"status": status}}
         state.events.append(end)
@@ -296,7 +309,7 @@ class ProbeRun:
             duration_s=duration,
             weights=report.get("weights", _first(state.rows, "weights")),
             weights_note=report.get("weights_note", ""),
-            rows=report.get("rows", state.rows), summary=report.get("summary", {}),
+            rows=rows, summary=report.get("summary", {}), contention=probe_contention,
             settings=report.get("settings", {}), loss_curve=report.get("loss_curve", state.loss),
             events=state.events, preflight=self.preflight,
             estimate=self.spec.estimate or (self.preflight or {}).get("estimate"),
@@ -350,6 +363,82 @@ class _State:
         self._proc = None
         self._tree: list = []
         self._next_tree = 0.0
+        self.sampler: cn.Sampler | None = None
+        self.reference: dict[str, float] = {}
+        self._probe_window: list[cn.Snapshot | None] = [None, None]
+        self._row_open: cn.Snapshot | None = None
+        self._row_windows: list[tuple[cn.Snapshot, cn.Snapshot] | None] = []
+
+    # ------------------------------------------------------------- contention
+    def start_sampler(self, pid: int, device: str) -> None:
+        """Watch the child's tree and the machine from now on (never fails the probe)."""
+        try:
+            self.sampler = cn.Sampler(pid, device)
+        except Exception:  # noqa: BLE001 - no psutil reading: the record stays empty
+            self.sampler = None
+
+    def close_sampler(self) -> None:
+        if self.sampler is not None:
+            self.sampler.close()
+
+    def poll_contention(self, now: float) -> None:
+        if self.sampler is not None:
+            try:
+                self.sampler.poll(now)
+            except Exception:  # noqa: BLE001
+                pass
+
+    def _snap(self) -> cn.Snapshot | None:
+        try:
+            return self.sampler.snapshot() if self.sampler is not None else None
+        except Exception:  # noqa: BLE001
+            return None
+
+    def open_probe_window(self) -> None:
+        self._probe_window[0] = self._snap()
+
+    def close_probe_window(self) -> None:
+        if self._probe_window[1] is None:
+            self._probe_window[1] = self._snap()
+
+    def note_phase(self, phase: str | None, data: dict) -> None:
+        """A row's window opens at its first measuring phase (not loading or the reference);
+        the reference phases also read the GPU while the probe leaves it idle."""
+        if phase == "reference":
+            if data.get("gmacs"):
+                self.reference[str(data.get("when"))] = float(data["gmacs"])
+            if self.sampler is not None:
+                try:
+                    self.sampler.poll(gpu_idle=True)
+                except Exception:  # noqa: BLE001
+                    pass
+        elif phase not in _NOT_MEASURING and self._row_open is None:
+            self._row_open = self._snap()
+
+    def close_row_window(self) -> None:
+        end = self._snap()
+        self._row_windows.append((self._row_open, end) if self._row_open and end else None)
+        self._row_open = None
+
+    def contention(self, rows: list[dict], threads: int | None) -> dict | None:
+        """The whole probe's record; each row gets its own window's record (``contention``)."""
+        if self.sampler is None:
+            return None
+        start, end = self._probe_window
+        end = end or self._snap()
+        if start is None or end is None:
+            return None
+        refs = dict(before=self.reference.get("before"), after=self.reference.get("after"),
+                    calibration=cn.calibration_reference())
+        whole = self.sampler.record(start, end, threads=threads, **refs)
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict):
+                continue
+            window = self._row_windows[i] if i < len(self._row_windows) else None
+            rec = (self.sampler.record(*window, threads=row.get("threads") or threads, **refs)
+                   if window else whole)
+            row["contention"] = rec.to_dict()
+        return whole.to_dict()
 
     def note_rss(self, pid: int, now: float) -> None:
         """Add the child's (and its children's) resident memory to the peak seen."""
@@ -375,6 +464,8 @@ class _State:
 
 
 _EOF = object()
+_NOT_MEASURING = {"start", "ready", "data", "load", "reference", None}
+"""Phases that open no row window: setting up is not measuring."""
 
 
 def _read_events(pipe, out: queue.Queue) -> None:  # noqa: ANN001

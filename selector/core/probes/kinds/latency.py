@@ -4,7 +4,9 @@ For each precision variant (``spec.dtypes``) and batch size (``spec.batch_sizes`
 child process: warm up (at least ``warmup_iters`` iterations and ``warmup_s`` seconds, capped
 at ``max_warmup_s``), then time at least ``min_iters`` iterations and ``min_time_s`` seconds.
 Each step is timed on its own: ``perf_counter`` on CPU, a CUDA event pair plus a sync on GPU.
-One :class:`LatencyRow` per variant and batch, emitted as soon as it is measured.
+One :class:`LatencyRow` per variant and batch, emitted as soon as it is measured, with every
+timed iteration in ``samples_ms``; a row cut to fewer than ``MIN_ITERS_FOR_P99`` iterations has
+no p99 and says so in its ``note``.
 
 Variants: ``fp32``; ``bf16`` and ``fp16`` (weights and inputs cast; fp16 on CUDA only);
 ``int8``: dynamic quantization of the Linear layers (``torch.ao.quantization.quantize_dynamic``,
@@ -31,6 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "rss_poll_ms": 10.0,
 }
 DTYPES = ("fp32", "bf16", "fp16", "int8")
+MIN_ITERS_FOR_P99 = 10
+"""Below this many timed iterations a row has no p99 (it would just be the slowest one)."""
 
 
 def check_dtypes(dtypes: list[str], device: str) -> None:
@@ -222,15 +226,18 @@ class _Meter:
         ms = np.asarray(times, dtype=np.float64)
         mean = float(ms.mean())
         std = float(ms.std(ddof=1)) if len(ms) > 1 else 0.0
+        few = len(ms) < MIN_ITERS_FOR_P99
         return {
             "dtype": dtype, "batch_size": batch, "input_size": input_size,
             "warmup_iters": warm_iters, "warmup_s": round(warmup_s, 4), "iters": len(ms),
             "measure_s": round(measure_s, 4), "first_call_ms": round(first_ms, 4),
             "p50_ms": _r(np.percentile(ms, 50)), "p90_ms": _r(np.percentile(ms, 90)),
-            "p99_ms": _r(np.percentile(ms, 99)), "mean_ms": _r(mean), "std_ms": _r(std),
+            "p99_ms": None if few else _r(np.percentile(ms, 99)), "mean_ms": _r(mean), "std_ms": _r(std),
             "min_ms": _r(ms.min()), "max_ms": _r(ms.max()), "cv": round(std / mean, 5) if mean else None,
             "samples_per_s": round(batch * 1000.0 / mean, 3) if mean else None,
             "rss_before_mib": rss_before, **peaks, "budget_limited": limited,
+            "samples_ms": [_r(t) for t in times],
+            "note": f"only {len(ms)} iterations: no p99" if few else "",
         }
 
 
