@@ -84,7 +84,9 @@ def print_profile(profile) -> None:  # noqa: ANN001 - HardwareProfile, imported 
         t = profile.torch
         table.add_row("torch", fmt_optional(t.version))
         table.add_row("torch threads", fmt_optional(t.num_threads))
-        table.add_row("CUDA (torch)", f"{fmt_optional(t.cuda_runtime)}, available: {'yes' if t.cuda_available else 'no'}, devices: {t.cuda_device_count}")
+        available = "yes" if t.cuda_available else "no"
+        table.add_row("CUDA (torch)",
+                      f"{fmt_optional(t.cuda_runtime)}, available: {available}, devices: {t.cuda_device_count}")
         table.add_row("MPS", "available" if t.mps_available else "not available")
     console.print(table)
     if profile.gpus:

@@ -178,8 +178,8 @@ def _print_table(rows, flt, profile, total: int, latencies: dict) -> None:  # no
         title += f" that fit on {flt.fits_on} of {profile.name}: {flt.workload.describe()}"
     table = Table(title=title, title_justify="left")
     table.add_column("model", overflow="fold")  # ids are copied into other commands: never cut
-    for col, justify in (("family", "left"), ("params", "right"), ("MACs", "right"), ("acc %", "right")):
-        table.add_column(col, justify=justify, no_wrap=True)
+    for col in ("family", "params", "MACs", "acc %"):
+        table.add_column(col, justify="left" if col == "family" else "right", no_wrap=True)
     if has_fit:
         table.add_column("fit", no_wrap=True)
         table.add_column("needs", justify="right", no_wrap=True)

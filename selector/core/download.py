@@ -28,7 +28,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Union
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from selector.core import hub
 from selector.core.catalog.entry import CatalogEntry
@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 ProgressCallback = Callable[[int, int, str], None]
 """``(done_bytes, total_bytes, filename)``: bytes of the whole model, not of one file."""
-Cancel = Union[threading.Event, Callable[[], bool], None]
+Cancel = threading.Event | Callable[[], bool] | None
 
 CHUNK_BYTES = 1 << 20
 """Progress and cancel granularity (huggingface_hub's default chunk is 10 MiB)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import cast
 
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
@@ -16,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
-    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    app = cast(QApplication, QApplication.instance() or QApplication(argv if argv is not None else sys.argv))
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_ORG)
     app.setApplicationVersion(__version__)
@@ -37,7 +38,7 @@ def collect_garbage_on_the_gui_thread(app: QApplication) -> None:
     if getattr(app, "_selector_gc", None) is None:
         from pyqtgraph.util.garbage_collector import GarbageCollector
 
-        app._selector_gc = GarbageCollector(interval=1.0)
+        app._selector_gc = GarbageCollector(interval=1.0)  # type: ignore[attr-defined]
 
 
 def run_app(argv: list[str], profile: str | None = None) -> int:

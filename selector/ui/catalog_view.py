@@ -11,10 +11,12 @@ entry's badges. Rows and the breakdown text are computed in :mod:`selector.ui.ca
 from __future__ import annotations
 
 import time
+from typing import cast
 
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
+    QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
     Signal,
@@ -102,10 +104,10 @@ class CatalogTableModel(QAbstractTableModel):
     def row_of(self, model_id: str) -> int | None:
         return self._index.get(model_id)
 
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self.rows)
 
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
         return len(COLUMNS)
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802, ANN001
@@ -116,7 +118,7 @@ class CatalogTableModel(QAbstractTableModel):
                 return COLUMNS[section][1]
         return None
 
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: ANN201
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: ANN201
         if not index.isValid():
             return None
         row = self.rows[index.row()]
@@ -197,10 +199,11 @@ class CatalogProxy(QSortFilterProxyModel):
             self.accepted = ids
             self.invalidateFilter()
 
-    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:  # noqa: N802
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
         if self.accepted is None:
             return True
-        return self.sourceModel().rows[source_row].entry.id in self.accepted
+        source = cast(CatalogTableModel, self.sourceModel())
+        return source.rows[source_row].entry.id in self.accepted
 
 
 class CatalogView(QWidget):

@@ -7,6 +7,7 @@ machine, over the core's :class:`Comparison`.
 from __future__ import annotations
 
 import html
+from typing import Any, Callable
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -26,8 +27,9 @@ from selector.core.export.compare import Comparison
 from selector.core.units import fmt_mib, fmt_ms
 from selector.ui.plots import colour
 
-_VALUES = [("latency_p50_ms", "p50 latency", fmt_ms), ("peak_memory_mib", "peak memory", fmt_mib),
-           ("status", "verdict", str)]
+_VALUES: list[tuple[str, str, Callable[[Any], str]]] = [
+    ("latency_p50_ms", "p50 latency", fmt_ms), ("peak_memory_mib", "peak memory", fmt_mib),
+    ("status", "verdict", str)]
 
 
 class CompareView(QWidget):

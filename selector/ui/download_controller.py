@@ -121,7 +121,8 @@ class DownloadController(QObject):
                 continue
             last = [0.0]
 
-            def progress(done: int, total: int, name: str, model_id: str = entry.id) -> None:
+            def progress(done: int, total: int, name: str, model_id: str = entry.id,
+                         last: list[float] = last) -> None:
                 now = time.monotonic()
                 if now - last[0] >= EMIT_EVERY_S or done >= total:
                     last[0] = now

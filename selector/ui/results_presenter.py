@@ -4,7 +4,8 @@ One path for both: the recommendation panel gets the sheet's recommendation, the
 plain points derived here. Accuracy on the Pareto plot is the fine-tuned held-out accuracy
 where a model with pretrained weights was fine-tuned on the user's data (measured), else its
 published accuracy (marked as such), as the recommendation ranks them: a fine-tune from random
-weights (architecture only) says nothing of the pretrained model's accuracy; latency is the verdict's p50 figure, measured or estimated as labelled.
+weights (architecture only) says nothing of the pretrained model's accuracy; latency is the
+verdict's p50 figure, measured or estimated as labelled.
 """
 
 from __future__ import annotations
@@ -49,13 +50,13 @@ def present(sheet: Sheet) -> SheetView:
                                   latency_kind=v.latency.source, memory_mib=memory,
                                   on_front=v.status in (RECOMMENDED, PARETO)))
     mode = rec.constraints.memory_mode
-    memory = {}
+    memory_pairs: dict[str, tuple[float, float]] = {}
     for row in csv_rows(sheet):
         est, meas = row.get(f"{mode}_memory_estimated_mib"), row.get(f"{mode}_memory_measured_mib")
         if est and meas:
-            memory[row["model_id"]] = (float(est), float(meas))
+            memory_pairs[row["model_id"]] = (float(est), float(meas))
     losses = {c.model_id: [loss for _, loss in c.loss_curve] for c in sheet.candidates if c.loss_curve}
-    return SheetView(sheet, points, memory, losses, _latency_samples(sheet))
+    return SheetView(sheet, points, memory_pairs, losses, _latency_samples(sheet))
 
 
 def _latency_samples(sheet: Sheet) -> dict[str, list[float]]:

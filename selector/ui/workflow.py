@@ -238,4 +238,4 @@ def _format_from_filter(path: str, chosen: str) -> str | None:
     if Path(path).suffix:
         return None
     return {"PDF": "pdf", "HTML": "html", "Markdown": "md", "CSV": "csv", "JSON": "json"}.get(
-        chosen.split(" ")[0].rstrip(","), None)
+        chosen.split(" ")[0].rstrip(","))

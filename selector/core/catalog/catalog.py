@@ -136,7 +136,7 @@ def _pick_snapshot(installed: dict[str, str]) -> tuple[Path | None, list[str]]:
     """The refreshed snapshot if it matches ``installed``, else the shipped one."""
     from selector.core.catalog.snapshot import read_header
 
-    problems = []
+    problems: list[str] = []
     refreshed = refreshed_snapshot_path()
     if refreshed.is_file():
         try:

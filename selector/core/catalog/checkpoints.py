@@ -99,7 +99,7 @@ def read_shapes(path: Path) -> dict[str, tuple[int, ...]]:
 
             try:
                 with safe_open(str(shard), framework="pt") as handle:
-                    for key in handle.keys():
+                    for key in handle.keys():  # noqa: SIM118 (safe_open is not a dict)
                         shapes[key] = tuple(handle.get_slice(key).get_shape())
             except (SafetensorError, OSError) as err:
                 raise SelectorError(f"corrupt checkpoint {shard} (safetensors): {err}") from err

@@ -97,7 +97,7 @@ def _inspect_timm(path: Path, arch: str, stated_classes: int | None) -> CatalogE
         )
     shapes = read_shapes(weights)
     num_classes = _timm_num_classes(arch, shapes, stated_classes)
-    kwargs = {} if num_classes is None else {"num_classes": num_classes}
+    kwargs: dict[str, Any] = {} if num_classes is None else {"num_classes": num_classes}
     with torch.device("meta"):
         model = timm.create_model(arch, pretrained=False, **kwargs)
     model_shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
@@ -125,7 +125,7 @@ def _inspect_hf(folder: Path, config_dict: dict[str, Any]) -> CatalogEntry:
     from selector.core.catalog.measure import measure_text
     from selector.core.catalog.text import SEQ_LEN, config_from_dict, family_of
 
-    model_type = config_dict.get("model_type")
+    model_type = str(config_dict.get("model_type"))
     config = config_from_dict(config_dict)
     if model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
         raise SelectorError(
@@ -136,7 +136,8 @@ def _inspect_hf(folder: Path, config_dict: dict[str, Any]) -> CatalogEntry:
     if weights is None or weights.name not in (
         "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json"
     ):
-        raise SelectorError(f"no weights in {folder}: expected model.safetensors or pytorch_model.bin beside config.json")
+        raise SelectorError(
+            f"no weights in {folder}: expected model.safetensors or pytorch_model.bin beside config.json")
     shapes = read_shapes(weights)
     with torch.device("meta"):
         model = AutoModelForSequenceClassification.from_config(config)

@@ -106,22 +106,22 @@ class PublishedResults:
             count = _float(row.get("param_count"))
             out.params = round(count * 1e6) if count is not None else None
         for key, table in self.infer.items():
-            row = table.get((architecture, img_size or 0))
-            if row is None:
+            bench = table.get((architecture, img_size or 0))
+            if bench is None:
                 continue
-            rate = _float(row.get("infer_samples_per_sec"))
+            rate = _float(bench.get("infer_samples_per_sec"))
             if rate:
                 out.throughput[key] = rate
-            gmacs = _float(row.get("infer_gmacs"))
+            gmacs = _float(bench.get("infer_gmacs"))
             if out.macs is None and gmacs is not None:
                 out.macs = round(gmacs * 1e9)
             if out.params is None and num_classes == 1000:
-                count = _float(row.get("param_count"))
+                count = _float(bench.get("param_count"))
                 out.params = round(count * 1e6) if count is not None else None
-        for key, table in self.train.items():
-            row = table.get(architecture)
-            if row is not None and img_size and int(float(row["train_img_size"])) == img_size:
-                rate = _float(row.get("train_samples_per_sec"))
+        for key, train_table in self.train.items():
+            trained = train_table.get(architecture)
+            if trained is not None and img_size and int(float(trained["train_img_size"])) == img_size:
+                rate = _float(trained.get("train_samples_per_sec"))
                 if rate:
                     out.throughput[key] = rate
         out.pretrain = self.metadata.get(architecture)

@@ -26,7 +26,7 @@ FORMAT = 1
 _NOT_SHIPPED = {"weights_cached", "local_path"}
 """Computed on each machine at load time."""
 _DEFAULTS = {
-    f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())  # type: ignore[misc]
+    f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())  # type: ignore[operator]
     for f in dataclasses.fields(CatalogEntry)
     if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
 }
@@ -154,9 +154,9 @@ def measure_entries(
     results = run_tasks(tasks, jobs=jobs, timeout=timeout, progress=progress)
     results.update(_retry_without_activation(tasks, results, jobs, timeout, progress))
     failures: dict[str, str] = {}
-    for key, members in by_task.items():
+    for task_key, members in by_task.items():
         for entry in members:
-            _apply(entry, results.get(key, {"error": "not measured"}), failures)
+            _apply(entry, results.get(task_key, {"error": "not measured"}), failures)
     return failures
 
 

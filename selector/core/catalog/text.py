@@ -152,6 +152,7 @@ def explain_params(entry: CatalogEntry, backbone: int | None, word_embeddings: i
     if published:
         compared, what = backbone, "encoder"
         if word_embeddings and "backbone only" in entry.notes:
-            compared, what = backbone - word_embeddings, f"encoder without its {word_embeddings / 1e6:.1f}M word embeddings"
+            compared = backbone - word_embeddings
+            what = f"encoder without its {word_embeddings / 1e6:.1f}M word embeddings"
         text += f"; {what} vs published {published / 1e6:g}M: {(compared - published) / published * 100:+.1f} %"
     return text

@@ -38,6 +38,8 @@ class Batcher:
         from selector.core.data.images import load_image
 
         item = self.data.items[index]
+        if self.transform is None:
+            raise ValueError("image batches need the model's transform")
         try:
             tensor = self.transform(load_image(item))
         except (OSError, ValueError, SyntaxError) as err:

@@ -9,8 +9,12 @@ probe by ``load_image``'s callers.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from selector.core.data.dataset import IMAGE, DataError, LoadedDataset
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm",
                   ".pgm", ".pbm"}
@@ -65,7 +69,7 @@ def scan_image_folder(root: Path) -> LoadedDataset:
     return data
 
 
-def load_image(item) -> "Image.Image":  # noqa: F821, ANN001 - path or in-memory PIL image
+def load_image(item) -> Image.Image:  # noqa: ANN001 - path or in-memory PIL image
     """The item as an RGB PIL image; raises ``OSError``/``ValueError`` when it cannot be decoded."""
     from PIL import Image
 

@@ -67,7 +67,7 @@ def sample_images(per_class: int | None = None, seed: int = 0) -> LoadedDataset:
     per_class = per_class or DEFAULT_IMAGES_PER_CLASS
     rng = random.Random(f"selector-shapes-{seed}")
     data = LoadedDataset(IMAGE, "sample:image", list(SHAPES), [], [])
-    for i in range(per_class):
+    for _ in range(per_class):
         for label, shape in enumerate(SHAPES):
             data.items.append(draw_shape(shape, rng))
             data.labels.append(label)

@@ -122,7 +122,7 @@ def _work(entry: CatalogEntry, workload: Workload) -> dict[str, Any] | None:
     if macs:
         by_kind = {k: macs.get(k, 0.0) * b * (r * r if k == "attention" else r) for k in KINDS}
     elif entry.macs or entry.published_macs:
-        by_kind = {"conv": (entry.macs or entry.published_macs) * b * r}
+        by_kind = {"conv": float(entry.macs or entry.published_macs or 0) * b * r}
     else:
         return None
     inference = profile.get("inference", {})

@@ -187,7 +187,7 @@ def estimate_memory(
         overhead_mib = default_overhead_mib(device_kind)
     profile = entry.activation
     usable = profile and profile.get("version") in (1, 2) and profile.get("inference")
-    if usable and (not workload.training or profile.get("train")):
+    if profile and usable and (not workload.training or profile.get("train")):
         parts, method = _from_profile(entry, profile, workload, device_kind)
     else:
         parts, method = _rule_of_thumb(entry, workload)

@@ -1,7 +1,8 @@
 """The framework's fixed memory cost on this machine, measured once and cached.
 
 On CPU the fixed cost is the RSS of a Python process with torch, timm and transformers
-imported (with one transformers model module: they load lazily) and one op run: everything a probe or a user's script pays before the model. It is
+imported (with one transformers model module: they load lazily) and one op run: everything a
+probe or a user's script pays before the model. It is
 measured in a fresh process (``measure_cpu_baseline``) and cached in ``cache_dir()`` per torch
 version; until then the figure measured when this was written (``CPU_BASELINE_MIB``) is used.
 """

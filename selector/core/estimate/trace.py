@@ -144,7 +144,7 @@ def profile_model(
     if kind == "text":
         size_key, size = "seq_len", seq_len
 
-        def make_input() -> dict[str, Any]:
+        def make_input() -> Any:
             return {"input_ids": torch.zeros(batch, seq_len, dtype=torch.long, device="meta")}
 
         input_bytes = seq_len * 8

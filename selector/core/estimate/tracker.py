@@ -112,7 +112,7 @@ class Tracker:
             cls = FIXED
         half = half and tensor.is_floating_point()
         amp = nbytes / 2 if half else float(nbytes)
-        ref = weakref.ref(storage, lambda _r, k=key: self._freed(k))
+        ref = weakref.ref(storage, lambda _r, k=key: self._freed(k))  # type: ignore[misc]
         self.live[key] = [nbytes, cls, ref, amp, half]
         self.totals[cls] += nbytes
         self.amp[cls] += amp
@@ -245,7 +245,7 @@ class Tracker:
         return [float(totals[0]), float(totals[1]), totals[2] / b, totals[3] / b, totals[4] / b]
 
     def envelope(self, which: str = "") -> list[list[float]]:
-        points = []
+        points: list[list[float]] = []
         for _value, totals in {"": self.best, "cpu": self.best_cpu, "amp": self.best_amp}[which]:
             if totals is None:
                 continue
@@ -277,7 +277,7 @@ class Tracker:
 
 
 _MAC_OPS: set | None = None
-_AMP_KINDS: dict | None = None
+_AMP_KINDS: dict[Any, str] | None = None
 
 
 def _amp_kind(func: Any) -> str:
@@ -294,10 +294,10 @@ def _amp_kind(func: Any) -> str:
                 aten.native_group_norm, aten.exp, aten.log, aten.pow, aten.rsqrt, aten.reciprocal,
                 aten.sum, aten.cumsum, aten.logsumexp, aten.nll_loss_forward, aten.norm,
                 aten.linalg_vector_norm, aten.mse_loss, aten.binary_cross_entropy_with_logits]
-        kinds = {}
-        for packet, kind in [(p, "half") for p in half] + [(p, "fp32") for p in fp32]:
+        kinds: dict[Any, str] = {}
+        for packet, which in [(p, "half") for p in half] + [(p, "fp32") for p in fp32]:
             for overload in packet.overloads():
-                kinds[getattr(packet, overload)] = kind
+                kinds[getattr(packet, overload)] = which
         _AMP_KINDS = kinds
     kind = _AMP_KINDS.get(func)
     if kind is None:

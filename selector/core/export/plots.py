@@ -83,8 +83,8 @@ def accuracy_latency_figure(sheet) -> Any | None:  # noqa: ANN001 - Sheet
                 marker = "x" if status == "rejected" else "o"
                 style = ({"color": color} if marker == "x" else
                          {"facecolors": color if measured else "none", "edgecolors": color})
-                xs, ys = zip(*xy)
-                ax.scatter(xs, ys, s=60 if status == "recommended" else 34, marker=marker,
+                sx, sy = zip(*xy)
+                ax.scatter(sx, sy, s=60 if status == "recommended" else 34, marker=marker,
                            linewidths=1.4, zorder=3, label=None if label in seen else label,
                            **style)
                 seen.add(label)
@@ -95,8 +95,8 @@ def accuracy_latency_figure(sheet) -> Any | None:  # noqa: ANN001 - Sheet
         _label_points(ax, [(v.model_id, x, y) for v, x, y in labelled[:MAX_LABELS]], points)
         front = sorted((x, y) for v, x, y in points if v.status in ("recommended", "pareto"))
         if len(front) > 1:
-            xs, ys = zip(*front)
-            ax.step(xs, ys, where="post", color=STATUS_STYLE["pareto"][0], alpha=0.5, lw=1.2,
+            fx, fy = zip(*front)
+            ax.step(fx, fy, where="post", color=STATUS_STYLE["pareto"][0], alpha=0.5, lw=1.2,
                     zorder=2, label="Pareto front (within constraints)")
         con = rec.constraints
         if con.latency_ms is not None:

@@ -159,7 +159,7 @@ class MemoryMonitor:
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
 
-    def peaks(self) -> dict[str, float | None]:
+    def peaks(self) -> dict[str, Any]:
         """Peaks since the last ``reset()``, in MiB."""
         rss = current_rss_mib()
         with self._lock:
@@ -170,7 +170,7 @@ class MemoryMonitor:
             if used is not None:
                 nvml = max(nvml or 0.0, used)
         hwm = _read_hwm_mib() if self._hwm_ok else None
-        out: dict[str, float | None] = {
+        out: dict[str, Any] = {
             "peak_rss_mib": round(max(peak, hwm or 0.0), 1),
             "peak_rss_method": self.method,
             "rss_poll_ms": round(self.interval_s * 1000, 1),

@@ -53,7 +53,7 @@ def judge_confidence(
             if top2[0].model_id in estimated:
                 level = min(level, _LOW)
             figures = ", ".join(
-                f"{m} {fmt_ms(by_id[m].latency.value)}" if by_id[m].latency else f"{m} unknown"
+                f"{m} {fmt_ms(lat.value)}" if (lat := by_id[m].latency) else f"{m} unknown"
                 for m in estimated
             )
             notes.append(f"latency is estimated, not measured, for {figures}")
@@ -65,7 +65,7 @@ def judge_confidence(
     if noisy and latency_decides:
         level = min(level, _MEDIUM)
         notes.append("noisy latency measurement (the machine was busy or throttling?): " + ", ".join(
-            f"{a.model_id} varied by {a.latency.extra['cv']:.0%} between runs" for a in noisy))
+            f"{a.model_id} varied by {a.latency.extra['cv']:.0%} between runs" for a in noisy if a.latency))
         probes.append(ProbeSuggestion("latency", [a.model_id for a in noisy],
                                       "re-measure on a quiet machine"))
 
@@ -76,7 +76,7 @@ def judge_confidence(
         if near:
             level = min(level, _MEDIUM)
             notes.append("memory is an estimate close to the limit for " + ", ".join(
-                f"{a.model_id} ({fmt_mib(a.memory.value)} of {fmt_mib(limit)})" for a in near))
+                f"{a.model_id} ({fmt_mib(a.memory.value)} of {fmt_mib(limit)})" for a in near if a.memory))
             finetune = con.memory_mode == "finetune"
             probes.append(ProbeSuggestion(
                 "memory" if finetune else "latency", [a.model_id for a in near],

@@ -59,7 +59,7 @@ def recommend(
     order, basis, refined = accuracy_order([a.candidate for a in ok], metric)
     by_id = {a.model_id: a for a in ok}
     acc_rank = _dense_ranks(order, {m: a.candidate for m, a in by_id.items()}, metric)
-    latency = {m: (by_id[m].latency.value if by_id[m].latency else math.inf) for m in by_id}
+    latency = {m: (lat.value if (lat := by_id[m].latency) else math.inf) for m in by_id}
     scores = _balanced_scores(acc_rank, latency, objective) if objective.kind not in (
         ACCURACY, LATENCY) else {}
     ranked = sorted(by_id, key=lambda m: _objective_key(m, objective, acc_rank, latency, scores,
@@ -112,7 +112,7 @@ def accuracy_order(
         return sorted(c.model_id for c in candidates), "none", []
     have = [c for c in candidates if evidence(c, basis, metric) is not None]
     rest = [c for c in candidates if evidence(c, basis, metric) is None]
-    have.sort(key=lambda c: (-evidence(c, basis, metric), c.model_id))
+    have.sort(key=lambda c: (-(evidence(c, basis, metric) or 0.0), c.model_id))
     order = [c.model_id for c in have]
     refined: list[str] = []
     lookup = {c.model_id: c for c in have}
@@ -120,7 +120,7 @@ def accuracy_order(
         members = [m for m in order if evidence(lookup[m], tier, metric) is not None]
         if len(members) < 2:
             continue
-        better = sorted(members, key=lambda m: -evidence(lookup[m], tier, metric))
+        better = sorted(members, key=lambda m: -(evidence(lookup[m], tier, metric) or 0.0))
         if better != members:
             refined.append(tier)
             order = merge_keeping(order, better)

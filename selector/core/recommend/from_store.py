@@ -329,7 +329,7 @@ def _gpu_name(hardware: dict[str, Any] | None, device: str) -> str:
 def _add_finetune_estimate(cand: Candidate, entry: Any, constraints: Constraints) -> None:
     """Estimate fine-tune memory at the batch the fine-tune probe used (else 16)."""
     measured = [f for f in cand.finetune_memory if f.batch]
-    batch = measured[0].batch if measured else DEFAULT_FINETUNE_BATCH
+    batch = (measured[0].batch if measured else None) or DEFAULT_FINETUNE_BATCH
     device = measured[0].device if measured and measured[0].device else constraints.device
     fig = _memory_estimate(entry, "train", batch, device)
     if fig is not None:

@@ -14,35 +14,85 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
-# How a probe ended. Every end is one of these.
-FINISHED = "finished"
-"""The probe ran to its end (possibly cut short by its soft time budget; see ``summary``)."""
-CANCELLED = "cancelled"
-"""The user cancelled it; rows measured before that are kept."""
-TIMED_OUT = "timed_out"
-"""It ran past its hard timeout and was killed."""
-OUT_OF_MEMORY = "out_of_memory"
-"""CUDA out of memory, ``MemoryError``, or killed by SIGKILL that selector did not send
-(the kernel's OOM killer, as far as anyone can tell from outside)."""
-CRASHED = "crashed"
-"""The child died from a signal (segfault, abort) or exited without reporting a result."""
-FAILED = "failed"
-"""The probe raised an error; ``error`` keeps the traceback."""
-REFUSED = "refused"
-"""Not started: the pre-flight check found it would not fit in free memory (not forced)."""
-STATUSES = (FINISHED, CANCELLED, TIMED_OUT, OUT_OF_MEMORY, CRASHED, FAILED, REFUSED)
+class ProbeStatus(str, Enum):
+    """How a probe ended, or where it stands before that: the one vocabulary of the results,
+    the funnel, the CLI and the GUI's probe queue. Values are the stored JSON strings."""
 
-STATUS_WORDS = {
-    FINISHED: "finished",
-    CANCELLED: "cancelled",
-    TIMED_OUT: "timed out",
-    OUT_OF_MEMORY: "out of memory",
-    CRASHED: "crashed",
-    FAILED: "failed",
-    REFUSED: "refused",
+    QUEUED = "queued"
+    """Planned, not started (never stored as an end)."""
+    RUNNING = "running"
+    """Started, not ended (never stored as an end)."""
+    FINISHED = "finished"
+    """The probe ran to its end (possibly cut short by its soft time budget; see ``summary``)."""
+    CANCELLED = "cancelled"
+    """The user cancelled it; rows measured before that are kept."""
+    TIMED_OUT = "timed_out"
+    """It ran past its hard timeout and was killed."""
+    OUT_OF_MEMORY = "out_of_memory"
+    """CUDA out of memory, ``MemoryError``, or killed by SIGKILL that selector did not send
+    (the kernel's OOM killer, as far as anyone can tell from outside)."""
+    CRASHED = "crashed"
+    """The child died from a signal (segfault, abort) or exited without reporting a result."""
+    FAILED = "failed"
+    """The probe raised an error (or measured nothing usable, e.g. a fine-tune that made no
+    step); ``message`` says why, ``error`` keeps the traceback."""
+    REFUSED = "refused"
+    """Not started: the pre-flight check found it would not fit in free memory (not forced)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def words(self) -> str:
+        """What the CLI and GUI show: ``timed out``, ``refused (does not fit)``."""
+        return _WORDS[self]
+
+    @property
+    def ended(self) -> bool:
+        """Every status but queued and running."""
+        return self not in (ProbeStatus.QUEUED, ProbeStatus.RUNNING)
+
+    @property
+    def bad_end(self) -> bool:
+        """Ended without a usable measurement through no choice of the user's (out of memory,
+        crashed, failed, timed out, refused): the funnel passes such a model over."""
+        return self in _BAD_ENDS
+
+    @classmethod
+    def of(cls, value: "str | ProbeStatus") -> "ProbeStatus":
+        """The status for a stored string; ``ValueError`` names the known ones."""
+        try:
+            return cls(value)
+        except ValueError:
+            known = ", ".join(s.value for s in cls)
+            raise ValueError(f"unknown probe status {value!r} (known: {known})") from None
+
+
+_WORDS = {
+    ProbeStatus.QUEUED: "queued", ProbeStatus.RUNNING: "running",
+    ProbeStatus.FINISHED: "finished", ProbeStatus.CANCELLED: "cancelled",
+    ProbeStatus.TIMED_OUT: "timed out", ProbeStatus.OUT_OF_MEMORY: "out of memory",
+    ProbeStatus.CRASHED: "crashed", ProbeStatus.FAILED: "failed",
+    ProbeStatus.REFUSED: "refused (does not fit)",
 }
+_BAD_ENDS = frozenset({ProbeStatus.OUT_OF_MEMORY, ProbeStatus.CRASHED, ProbeStatus.FAILED,
+                       ProbeStatus.TIMED_OUT, ProbeStatus.REFUSED})
+
+# The ends by their old names (the runner, the bench and older callers use them).
+FINISHED = ProbeStatus.FINISHED
+CANCELLED = ProbeStatus.CANCELLED
+TIMED_OUT = ProbeStatus.TIMED_OUT
+OUT_OF_MEMORY = ProbeStatus.OUT_OF_MEMORY
+CRASHED = ProbeStatus.CRASHED
+FAILED = ProbeStatus.FAILED
+REFUSED = ProbeStatus.REFUSED
+STATUSES = tuple(s for s in ProbeStatus if s.ended)
+"""Every way a probe can end."""
+STATUS_WORDS = {s.value: s.words for s in ProbeStatus}
+"""Stored status string -> the words shown."""
 
 
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
@@ -217,7 +267,7 @@ class ProbeResult:
     device: str
     """``cpu`` or ``cuda:N``."""
     status: str
-    """One of ``STATUSES``."""
+    """One of ``STATUSES`` (a :class:`ProbeStatus`; stored as its string)."""
     message: str = ""
     """One plain sentence on how it ended (what the GUI and CLI show)."""
     session_id: str | None = None
@@ -277,8 +327,21 @@ class ProbeResult:
         return self.status == FINISHED
 
     @property
+    def probe_status(self) -> ProbeStatus | None:
+        """``status`` as the enum; None for a string no version of selector wrote."""
+        try:
+            return ProbeStatus(self.status)
+        except ValueError:
+            return None
+
+    @property
+    def bad_end(self) -> bool:
+        status = self.probe_status
+        return status is not None and status.bad_end
+
+    @property
     def status_words(self) -> str:
-        return STATUS_WORDS.get(self.status, self.status)
+        return STATUS_WORDS.get(str(self.status), str(self.status))
 
     def latency_rows(self) -> list[LatencyRow]:
         return [LatencyRow.from_dict(r) for r in self.rows] if self.kind == "latency" else []

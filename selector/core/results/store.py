@@ -295,7 +295,7 @@ class ResultStore:
                 where.append(f"{column} = ?")
                 params.append(value)
         if model_ids:
-            where.append("model_id IN (%s)" % ",".join("?" * len(model_ids)))
+            where.append(f"model_id IN ({','.join('?' * len(model_ids))})")
             params.extend(model_ids)
         clause = (" WHERE " + " AND ".join(where)) if where else ""
         sql = (

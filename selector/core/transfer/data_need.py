@@ -167,7 +167,7 @@ def fewest_labels(curves: Mapping[str, LearningCurve | Mapping[str, Any]], targe
         raise TransferInputError(f"method must be one of {list(METHODS)}, got {method!r}")
     if not 0.0 < target <= 1.0:
         raise TransferInputError(f"target accuracy is a fraction in (0, 1], got {target}")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for model, value in curves.items():
         curve = value if isinstance(value, LearningCurve) else LearningCurve.from_dict(dict(value))
         points = sorted(curve.points, key=lambda p: p.labels_per_class)

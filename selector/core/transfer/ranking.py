@@ -199,8 +199,8 @@ def compare_with_prior(ranking: Ranking, prior: Mapping[str, float | None],
     """
     from scipy.stats import kendalltau
 
-    known = {c.model: float(prior[c.model]) for c in ranking.candidates
-             if prior.get(c.model) is not None and np.isfinite(prior[c.model])}
+    known = {c.model: float(v) for c in ranking.candidates
+             if (v := prior.get(c.model)) is not None and np.isfinite(v)}
     top = ranking.top
     stability = ""
     if ranking.top_stability is not None:

@@ -107,7 +107,7 @@ def _prior(models: list[str], owners: dict[str, Any]) -> tuple[str, dict[str, fl
     metric = max(PRIOR_METRICS, key=lambda k: (counts[k], -list(PRIOR_METRICS).index(k)))
     if counts[metric] == 0:
         return None
-    return metric, {m: published[m].get(metric) for m in models}
+    return metric, {m: v for m in models if (v := published[m].get(metric)) is not None}
 
 
 def default_target(curves: dict[str, dict[str, Any]]) -> float | None:

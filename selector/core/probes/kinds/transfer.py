@@ -104,7 +104,7 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
     if hit is not None:
         meta = hit.meta
         features, labels = hit.features, hit.labels
-        ctx.log(f"features from cache ({hit.path.name}, extracted {meta.get('saved_at', '?')} "
+        ctx.log(f"features from cache ({hit.path and hit.path.name}, extracted {meta.get('saved_at', '?')} "
                 f"in {meta.get('extract_s', 0):.1f} s)")
         ctx.start_budget()
         extraction = dict(meta.get("extraction") or {}, partial=False)
@@ -251,7 +251,7 @@ class _Extractor:
         self.text = loaded.entry.is_text
         self.pooling = p["text_pooling"]
         self.prep = _preprocessing(loaded, p["max_length"])
-        self.batcher_args = {"transform": self.prep.get("transform"),
+        self.batcher_args: dict[str, Any] = {"transform": self.prep.get("transform"),
                              "tokenizer": self.prep.get("tokenizer_obj"),
                              "max_length": int(self.prep["input_size"][0]) if self.text else 0}
         self.requested_per_class: dict[str, int] = {}
