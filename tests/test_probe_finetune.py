@@ -138,3 +138,33 @@ def test_out_of_memory_at_batch_one_is_not_hidden():
     with pytest.raises(RuntimeError, match="out of memory"):
         trainer.train(reserve_s=0)
     assert trainer.oom_step_downs == [2]
+
+
+def test_a_fine_tune_that_made_no_step_fails_with_the_reason_and_a_budget_that_would_do():
+    from selector.core.results import FAILED
+
+    entry = tiny_bert()
+    spec = ProbeSpec(kind="finetune", model=entry.id, entry=entry.to_dict(), threads=1, batch_sizes=[8],
+                     budget_s=0.001, data=DatasetSpec("sample").to_dict())
+    probe = ProbeRun(spec)
+    list(probe.events())
+    result = probe.result
+    assert result.status == FAILED and result.bad_end
+    assert "was too short for one training step" in result.message
+    assert "one step takes ~" in result.message and "--budget " in result.message
+    report = result.finetune_report()
+    assert report is not None and report.steps == 0, "the row measured before training is kept"
+    assert report.acc_before is not None and report.acc_after is None
+
+
+def test_the_no_step_message_estimates_the_step_from_the_evaluation_and_suggests_a_budget():
+    from selector.core.probes.kinds.finetune import no_step_message, step_estimate_s, suggest_budget_s
+
+    step = step_estimate_s(eval_s=2.0, eval_n=8, batch=16)  # 0.25 s a sample forward, x3 to train
+    assert step == pytest.approx(12.0)
+    assert step_estimate_s(0.0, 0, 16) is None
+    text = no_step_message(5, step, 0.4)
+    assert text.startswith("the budget of 5 s was too short for one training step (one step takes ~12 s here")
+    assert suggest_budget_s(step, 0.4, 5) == 180 and text.endswith("give --budget 3m)")
+    assert suggest_budget_s(0.5, 3.0, 5) == 20, "3 + 10 x 0.5 = 8 s, but at least the budget + 10 s"
+    assert suggest_budget_s(None, 0.3, 5) == 20, "no step time: twice the budget, at least +10 s"

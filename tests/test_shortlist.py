@@ -47,3 +47,54 @@ def test_memory_budget_is_respected_and_local_weights_come_first():
 
 def test_wrong_task_gives_nothing():
     assert shortlist(zoo(), Request(task="text-classification"), machine(ram_free_gib=64)) == []
+
+
+def test_on_a_cpu_models_far_slower_than_the_fastest_are_left_out_with_their_reason():
+    from selector.core.shortlist import SLOW_FACTOR, SLOW_FLOOR_MS, plan_shortlist
+    from tests.test_estimate_latency import CAL
+
+    plan = plan_shortlist(zoo(), Request(), machine(ram_free_gib=64), n=4, calibration=CAL)
+    fastest = min(plan.chosen, key=lambda i: i.estimated_ms)
+    huge = "vit_huge_patch14_224.orig_in21k_ft_in1k"  # the best prior: 2,800x the MACs of mobilenet
+    assert huge not in ids(plan.chosen)
+    assert all(i.estimated_ms <= max(SLOW_FACTOR * fastest.estimated_ms, SLOW_FLOOR_MS)
+               for i in plan.chosen)
+    assert "resnet50.a1_in1k" in ids(plan.chosen), "38x a 2 ms MobileNet, but 83 ms is cheap to probe"
+    [out] = plan.left_out
+    assert out.entry.id == huge and out.estimated_ms > SLOW_FACTOR * fastest.estimated_ms
+    assert out.reason.startswith("left out: ~") and "x the fastest candidate (mobilenetv3_small_100" in out.reason
+    assert "tick it to measure it anyway" in out.reason
+    assert ids(shortlist(zoo(), Request(), machine(ram_free_gib=64), n=4, calibration=CAL)) == ids(plan.chosen)
+
+
+def test_the_user_asking_keeps_slow_models_a_latency_budget_or_a_gpu():
+    from selector.core.shortlist import plan_shortlist
+    from tests.test_estimate_latency import CAL
+
+    huge = "vit_huge_patch14_224.orig_in21k_ft_in1k"
+    generous = plan_shortlist(zoo(), Request(latency_budget_ms=1e6), machine(ram_free_gib=64), n=4,
+                              calibration=CAL)
+    assert huge in ids(generous.chosen) and generous.left_out == []
+    gpu = plan_shortlist(zoo(), Request(device="cuda:0"), machine(ram_free_gib=64, gpu_free_gib=20),
+                         n=4, calibration=CAL)
+    assert huge in ids(gpu.chosen) and gpu.left_out == []
+    unknown = plan_shortlist(zoo(), Request(), machine(ram_free_gib=64), n=4)  # no calibration
+    assert huge in ids(unknown.chosen), "no estimate: nothing is called slow"
+
+
+def test_the_dialog_lists_left_out_models_unticked_with_their_reason(qtbot):
+    from PySide6.QtCore import Qt
+
+    from selector.core.shortlist import plan_shortlist
+    from selector.ui.shortlist_dialog import ShortlistDialog
+    from tests.test_estimate_latency import CAL
+
+    plan = plan_shortlist(zoo(), Request(), machine(ram_free_gib=64), n=4, calibration=CAL)
+    dialog = ShortlistDialog(plan.chosen, [], 2, left_out=plan.left_out)
+    qtbot.addWidget(dialog)
+    rows = [dialog.list.item(r) for r in range(dialog.list.count())]
+    slow = next(r for r in rows if r.data(Qt.ItemDataRole.UserRole).startswith("vit_huge"))
+    assert slow.checkState() == Qt.CheckState.Unchecked and "left out: ~" in slow.text()
+    assert "vit_huge_patch14_224.orig_in21k_ft_in1k" not in [e.id for e in dialog.chosen()]
+    slow.setCheckState(Qt.CheckState.Checked)  # the user asks for it
+    assert "vit_huge_patch14_224.orig_in21k_ft_in1k" in [e.id for e in dialog.chosen()]

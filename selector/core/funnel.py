@@ -42,7 +42,6 @@ from selector.core.request import Request
 
 QUEUED = "queued"
 """Event type: probes joined the queue (``data["specs"]``: their ``ProbeSpec.to_dict()``)."""
-_BAD_ENDS = {"out_of_memory", "crashed", "failed", "refused", "timed_out"}
 
 
 @dataclass
@@ -210,7 +209,7 @@ class Funnel:
 
     def choose_finetune(self, results: list[Any]) -> list[str]:
         """The ``top_k`` models to fine-tune, from this session's results so far."""
-        bad = {r.model_id for r in results if r.status in _BAD_ENDS}
+        bad = {r.model_id for r in results if r.bad_end}
         candidates = [m for m in self.entries if m not in bad]
         scored = {
             r.model_id: r for r in results

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from selector.core.catalog import filters
 from selector.core.catalog.entry import CatalogEntry
-from selector.core.estimate.fit import FITS, NO, TIGHT, FitResult, fit_estimate
-from selector.core.estimate.memory import default_overhead_mib, device_kind_of, estimate_memory
+from selector.core.estimate.fit import FITS, NO, TIGHT, FitResult, fit_request, request_device
+from selector.core.estimate.memory import default_overhead_mib, device_kind_of
 from selector.core.hardware import HardwareProfile
 from selector.core.request import Request
 from selector.core.units import fmt_count, fmt_mib
@@ -32,31 +32,24 @@ class CatalogRow:
 
 def compute_rows(entries: list[CatalogEntry], request: Request,
                  profile: HardwareProfile | None) -> list[CatalogRow]:
-    """Rows with fit badges for ``request`` on its device (no profile: no badges)."""
-    device = None
-    if profile is not None:
-        try:
-            device = profile.device(request.device)
-        except KeyError:
-            device = profile.device("cpu")
+    """Rows with fit badges for ``request`` on its device (no profile: no badges). The badges
+    are against the device's free memory (the memory budget is the shortlist's business)."""
+    device = request_device(request, profile, with_budget=False) if profile is not None else None
+    overhead = default_overhead_mib(device_kind_of(device.id)) if device else 0.0
     rows = []
-    infer_w, train_w = request.inference_workload(), request.train_workload()
-    kind = device_kind_of(device.id) if device else "cpu"
-    overhead = default_overhead_mib(kind) if device else 0.0
     for entry in entries:
         row = CatalogRow(entry, filters.accuracy(entry))
         if device is not None:
-            row.inference = fit_estimate(estimate_memory(entry, infer_w, kind, overhead), device)
-            row.finetune = fit_estimate(estimate_memory(entry, train_w, kind, overhead), device)
-            checked = row.finetune if request.memory_mode == "finetune" else row.inference
-            row.checked_mib = checked.needed_mib
+            fits = fit_request(entry, request, device, overhead_mib=overhead)
+            row.inference, row.finetune = fits.inference, fits.finetune
+            row.checked_mib = fits.checked.needed_mib
         rows.append(row)
     return rows
 
 
 def runs_here(row: CatalogRow, request: Request) -> bool:
     fit = row.finetune if request.memory_mode == "finetune" else row.inference
-    return fit is None or fit.status != NO
+    return fit is None or fit.runs
 
 
 def breakdown_html(row: CatalogRow, request: Request) -> str:

@@ -32,6 +32,7 @@ from selector.core import hardware
 from selector.core.hardware import HardwareProfile
 from selector.core.preferences import load_preferences, save_preferences
 from selector.core.request import Request
+from selector.core.results.record import ProbeStatus
 from selector.ui import workflow
 from selector.ui.about import show_about
 from selector.ui.banner import MessageBanner
@@ -298,9 +299,9 @@ class MainWindow(QMainWindow):
 
     def _on_probe_done(self, result) -> None:  # noqa: ANN001 - ProbeResult
         self.queue_panel.set_done(result.id, result.status, result.message)
-        if result.status not in ("finished", "cancelled"):
+        if result.status not in (ProbeStatus.FINISHED, ProbeStatus.CANCELLED):
             self.banner.show_message(
-                f"{result.kind} probe of {result.model_id}: {result.status.replace('_', ' ')}: "
+                f"{result.kind} probe of {result.model_id}: {result.status_words}: "
                 f"{result.message}", result.error or result.stderr_tail or "", level="warning")
         self.refresh_results(result.session_id)
 

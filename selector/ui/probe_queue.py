@@ -23,11 +23,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-QUEUED, RUNNING = "queued", "running"
-DONE_STATES = {"finished", "cancelled", "timed_out", "out_of_memory", "crashed", "failed", "refused"}
-_STATE_TEXT = {"finished": "finished", "cancelled": "cancelled", "timed_out": "timed out",
-               "out_of_memory": "out of memory", "crashed": "crashed", "failed": "failed",
-               "refused": "refused (does not fit)", QUEUED: "queued", RUNNING: "running"}
+from selector.core.results.record import STATUS_WORDS, ProbeStatus
+
+QUEUED, RUNNING = ProbeStatus.QUEUED.value, ProbeStatus.RUNNING.value
+DONE_STATES = {s.value for s in ProbeStatus if s.ended}
+_STATE_TEXT = STATUS_WORDS
 _COLUMNS = ["Model", "Probe", "State", "Progress", "ETA", "", "Message"]
 COL_MODEL, COL_KIND, COL_STATE, COL_PROGRESS, COL_ETA, COL_CANCEL, COL_MESSAGE = range(7)
 
@@ -148,7 +148,7 @@ class ProbeQueuePanel(QWidget):
         self._state[probe_id] = state
         item = self.table.item(row, COL_STATE)
         item.setText(_STATE_TEXT.get(state, state))
-        if state in DONE_STATES - {"finished"}:
+        if state in DONE_STATES - {ProbeStatus.FINISHED.value}:
             item.setForeground(Qt.GlobalColor.darkRed)
         if message:
             self.table.item(row, COL_MESSAGE).setText(message)

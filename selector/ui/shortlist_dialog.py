@@ -2,10 +2,13 @@
 
 It lists the core's shortlist (each with why it was picked) plus the models selected in the
 catalog table; unticking removes a model, selecting more rows in the catalog before clicking
-adds them.
+adds them. Models the shortlist left out as far too slow for this CPU are listed unticked,
+each with its reason: ticking one is the user asking for it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -24,7 +27,7 @@ from selector.core.shortlist import ShortlistItem
 
 class ShortlistDialog(QDialog):
     def __init__(self, items: list[ShortlistItem], extra: list[CatalogEntry], top_k: int,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, left_out: Sequence[ShortlistItem] = ()) -> None:
         super().__init__(parent)
         self.setWindowTitle("Benchmark these models?")
         self.resize(720, 420)
@@ -40,6 +43,9 @@ class ShortlistDialog(QDialog):
         for entry in extra:
             if entry.id not in self._entries:
                 self._add(entry, "selected in the catalog")
+        for item in left_out:
+            if item.entry.id not in self._entries:
+                self._add(item.entry, item.reason, checked=False)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start")
@@ -50,10 +56,10 @@ class ShortlistDialog(QDialog):
         layout.addWidget(self.list, 1)
         layout.addWidget(buttons)
 
-    def _add(self, entry: CatalogEntry, reason: str) -> None:
+    def _add(self, entry: CatalogEntry, reason: str, checked: bool = True) -> None:
         item = QListWidgetItem(f"{entry.id}\n    {reason}")
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-        item.setCheckState(Qt.CheckState.Checked)
+        item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
         item.setData(Qt.ItemDataRole.UserRole, entry.id)
         item.setToolTip(reason)
         self.list.addItem(item)

@@ -101,7 +101,7 @@ def _store():
 
 def start_benchmark(window: "MainWindow") -> None:
     """Shortlist what fits, let the user confirm, then run the funnel in the background."""
-    from selector.core.shortlist import shortlist
+    from selector.core.shortlist import plan_shortlist
 
     if window.run.running:
         window.banner.show_message("A benchmark is already running.", level="info")
@@ -116,11 +116,13 @@ def start_benchmark(window: "MainWindow") -> None:
             "(reference profiles are for estimates only).", level="warning")
         return
     request = window.request_panel.request()
-    items = shortlist(list(window.catalog), request, window.live_profile, window.prefs.shortlist_size,
-                      calibration=window.calibration)
+    plan = plan_shortlist(list(window.catalog), request, window.live_profile,
+                          window.prefs.shortlist_size, calibration=window.calibration)
+    items = plan.chosen
     selected = [window.catalog.get(m) for m in window.catalog_view.selected_ids()]
     if window.confirm_shortlist:
-        dialog = ShortlistDialog(items, selected, window.prefs.finetune_top_k, window)
+        dialog = ShortlistDialog(items, selected, window.prefs.finetune_top_k, window,
+                                 left_out=plan.left_out)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         chosen = dialog.chosen()

@@ -47,6 +47,7 @@ class CatalogFilter:
     include_tight: bool = True
     workload: Workload = field(default_factory=Workload)
     margin: float = 0.10
+    """Safety margin of the fit (``estimate.fit.MARGIN``): within it the fit is ``tight``."""
     sort: str = "top1"
     descending: bool | None = None
     """None: the key's natural order (best accuracy first, smallest first otherwise)."""
@@ -127,8 +128,8 @@ def apply(
     filter names a device or sorts by memory. ``calibration`` is needed to sort by CPU latency.
     Raises ``ValueError`` for a device the profile does not have.
     """
-    from selector.core.estimate.fit import NO, fit_estimate
-    from selector.core.estimate.memory import default_overhead_mib, device_kind_of, estimate_memory
+    from selector.core.estimate.fit import fit
+    from selector.core.estimate.memory import default_overhead_mib, device_kind_of
 
     words = [w for w in re.split(r"\s+", flt.search.lower().strip()) if w]
     families = {f.lower() for f in flt.families if f}
@@ -146,14 +147,11 @@ def apply(
     if device is None:
         rows = [(e, None) for e in kept]
     else:
-        kind = device_kind_of(device.id)
-        overhead = default_overhead_mib(kind)
+        overhead = default_overhead_mib(device_kind_of(device.id))
         for entry in kept:
-            result = fit_estimate(estimate_memory(entry, flt.workload, kind, overhead), device, flt.margin)
-            if flt.fits_on is not None:
-                if result.status == NO or (result.status != "fits" and not flt.include_tight):
-                    continue
-            rows.append((entry, result))
+            result = fit(entry, flt.workload, device, flt.margin, overhead)
+            if flt.fits_on is None or result.passes(flt.include_tight):
+                rows.append((entry, result))
     rows = _sorted(rows, flt, profile, calibration)
     return rows[: flt.limit] if flt.limit else rows
 

@@ -3,7 +3,8 @@
 ``check_spec`` catches what would only fail later in the child (an unknown kind, int8 on a
 GPU, a GPU that is not there, a fine-tune without data). ``preflight`` compares the
 estimator's prediction for the probe's heaviest workload with the memory free on the device
-right now; a probe that would not fit is refused, with both numbers, unless forced.
+right now (the fit rule of :mod:`selector.core.estimate.fit`); a probe that would not fit is
+refused, with both numbers, unless forced.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Callable
 
 from selector.core.catalog.entry import CatalogEntry
 from selector.core.errors import SelectorError
+from selector.core.estimate.fit import MARGIN, NO, TIGHT, fit_status
 from selector.core.probes.spec import ProbeSpec
 from selector.core.units import fmt_mib
 
@@ -139,9 +141,12 @@ def preflight(spec: ProbeSpec, entry: CatalogEntry,
         return Preflight(spec.device, total, None, None, spec.force,
                          f"estimated {fmt_mib(total)}; free memory on {spec.device} unknown",
                          what, method, worst.to_dict() if worst else None)
-    fits = total <= free
+    status = fit_status(total, free)
+    fits = status != NO
     if fits:
         message = f"estimated {fmt_mib(total)} of {fmt_mib(free)} free on {spec.device}"
+        if status == TIGHT:
+            message += f" (tight: within the {MARGIN:.0%} safety margin)"
     else:
         message = (f"{spec.model} {what or spec.kind} needs about {fmt_mib(total)} on {spec.device} "
                    f"(estimate), but only {fmt_mib(free)} is free")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from selector.core.errors import SelectorError
 from selector.core.probes.context import is_oom
 from selector.core.results.record import FinetuneReport
 
@@ -59,9 +60,16 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
         acc_before, eval_s = trainer.evaluate()
         ctx.log(f"accuracy before: {_pct(acc_before)} on {trainer.eval_n} held-out samples")
         ctx.phase("train", f"training ({trainer.precision}, batch {trainer.batch})")
-        trainer.train(reserve_s=eval_s * 1.2 + 0.2)
-        ctx.phase("eval", "held-out accuracy after fine-tuning")
-        acc_after, _ = trainer.evaluate()
+        reserve_s = eval_s * 1.2 + 0.2
+        trainer.train(reserve_s=reserve_s)
+        no_step = None
+        if not trainer.step_ms and not ctx.stop_requested.is_set():
+            no_step = no_step_message(spec.budget_s, step_estimate_s(eval_s, trainer.eval_n, trainer.batch),
+                                      eval_s + reserve_s)
+            acc_after = None
+        else:
+            ctx.phase("eval", "held-out accuracy after fine-tuning")
+            acc_after, _ = trainer.evaluate()
         peaks = monitor.peaks()
     finally:
         monitor.stop()
@@ -91,6 +99,8 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
         software=software, note=f"data decoding took {trainer.data_s:.1f} s (not in step times)",
     ).to_dict()
     ctx.row(report)
+    if no_step is not None:
+        raise NoTrainingStep(no_step)
     gain = "" if acc_before is None or acc_after is None else (
         f"; accuracy {_pct(acc_before)} -> {_pct(acc_after)}")
     summary = {k: report[k] for k in ("steps", "batch_size_used", "samples_per_s", "mean_step_ms",
@@ -103,6 +113,53 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
                          "preprocessing": prep["description"], "tokenizer": prep.get("tokenizer", "")},
             "loss_curve": trainer.curve, "software": software,
             "message": f"{len(trainer.step_ms)} steps at batch {trainer.batch}{gain}"}
+
+
+class NoTrainingStep(SelectorError):
+    """The budget ended before the first optimizer step: nothing was fine-tuned, so the probe
+    fails (its row, with the accuracy before training, is kept)."""
+
+
+TRAIN_TO_FORWARD = 3.0
+"""A training step costs about three forward passes (forward, backward, optimizer)."""
+USEFUL_STEPS = 10
+"""The suggested budget buys this many steps: enough for a first loss trend."""
+
+
+def step_estimate_s(eval_s: float, eval_n: int, batch: int) -> float | None:
+    """Seconds one training step of ``batch`` samples takes here, from the held-out evaluation
+    just measured (``eval_s`` seconds for ``eval_n`` samples, forward only); None without it."""
+    if eval_n <= 0 or eval_s <= 0:
+        return None
+    return TRAIN_TO_FORWARD * eval_s / eval_n * batch
+
+
+def suggest_budget_s(step_s: float | None, overhead_s: float, budget_s: float) -> float:
+    """A budget (seconds) that leaves room for :data:`USEFUL_STEPS` steps after the
+    evaluations (``overhead_s``), rounded up to 10 s (under 2 min) or to a minute."""
+    need = overhead_s + USEFUL_STEPS * step_s if step_s else 2 * max(budget_s, overhead_s)
+    need = max(need, budget_s + 10.0)
+    step = 10.0 if need <= 120 else 60.0
+    return step * -(-need // step)
+
+
+def fmt_budget(seconds: float) -> str:
+    """``30s``, ``3m``: as ``--budget`` takes it."""
+    return f"{seconds / 60:g}m" if seconds >= 120 and seconds % 60 == 0 else f"{seconds:g}s"
+
+
+def no_step_message(budget_s: float, step_s: float | None, overhead_s: float) -> str:
+    """Why a fine-tune made no step, with the step time measured here and a budget that would
+    do: ``the budget of 5 s was too short for one training step (one step takes ~12 s here
+    and the held-out evaluations ~3 s; give --budget 2m)``."""
+    if step_s is None:
+        took = "its step time could not be measured"
+    else:
+        took = f"one step takes ~{step_s:.0f} s here" if step_s >= 10 else f"one step takes ~{step_s:.2g} s here"
+    if overhead_s >= 1:
+        took += f" and the held-out evaluations ~{overhead_s:.0f} s"
+    suggested = fmt_budget(suggest_budget_s(step_s, overhead_s, budget_s))
+    return f"the budget of {budget_s:g} s was too short for one training step ({took}; give --budget {suggested})"
 
 
 def _pct(value: float | None) -> str:
