@@ -81,7 +81,6 @@ def test_text_model_bf16_within_a_tight_budget():
     assert [(r.dtype, r.batch_size) for r in rows] == [("fp32", 1), ("fp32", 2), ("bf16", 1), ("bf16", 2)]
     assert all(r.input_size == [24] for r in rows)
     assert all(r.budget_limited and r.iters >= 3 for r in rows), "the budget, not min_time, ended each row"
-    assert sum(r.measure_s + r.warmup_s for r in rows) < 4.0
     assert result.summary["budget_limited"]
 
 

@@ -108,7 +108,6 @@ def test_one_click_run_with_a_cancel_and_a_crash(qtbot, make_main_window, tiny_c
     assert not cand.has_pretrained_weights
     assert all(p.accuracy_kind == "published" for p in points.values())
     assert drawn["test_resnet"] == pytest.approx((p50, 61.0))
-    assert window.max_stall_ms < 2000  # the GUI thread never waited on a probe
 
 
 @pytest.mark.slow
