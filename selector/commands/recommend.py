@@ -83,14 +83,9 @@ def constraints_from_args(args: argparse.Namespace, hardware: dict | None):  # n
 
 
 def _free_mib(hardware: dict | None, device: str) -> float | None:
-    if not hardware:
-        return None
-    from selector.core.hardware import HardwareProfile
+    from selector.core.estimate.fit import free_for_verdicts
 
-    try:
-        return HardwareProfile.from_dict(hardware).device(device).free_mib
-    except (KeyError, ValueError):
-        return None
+    return free_for_verdicts(device, recorded=hardware)
 
 
 def gather(args: argparse.Namespace):  # noqa: ANN201

@@ -331,12 +331,11 @@ class AppSession:
         """The request's constraints. Free memory is left to the source: a session's verdicts
         use what was free when its probes ran (recorded with it), a sheet its own machine's,
         unprobed models the live machine's now."""
+        from selector.core.estimate.fit import free_for_verdicts
+
         free = None
-        if self.source == SOURCE_MODELS and self.live_profile is not None:
-            try:
-                free = self.live_profile.device(self.request.device).free_mib
-            except KeyError:
-                free = None
+        if self.source == SOURCE_MODELS:
+            free = free_for_verdicts(self.request.device, live=self.live_profile)
         return self.request.constraints(free)
 
     def sheet_job(self, constraints: Constraints | None = None, objective: Objective | None = None,

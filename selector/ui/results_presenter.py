@@ -1,10 +1,9 @@
 """From a Sheet (a live session's or one opened from a file) to what the window shows.
 
 One path for both: the recommendation panel gets the sheet's recommendation, the plots get
-plain points derived here. Accuracy on the Pareto plot is the fine-tuned held-out accuracy
-where a model with pretrained weights was fine-tuned on the user's data (measured), else its
-published accuracy (marked as such), as the recommendation ranks them: a fine-tune from random
-weights (architecture only) says nothing of the pretrained model's accuracy; latency is the
+plain points derived here. Accuracy on the Pareto plot is the core's rule
+(``recommend.checks.shown_accuracy``, which the sheets' plot draws too): fine-tuned held-out
+accuracy with pretrained weights (measured), else published (marked as such); latency is the
 verdict's p50 figure, measured or estimated as labelled.
 """
 
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 
 from selector.core.export.sheet import Sheet
 from selector.core.export.table import csv_rows
+from selector.core.recommend.checks import FINETUNED, shown_accuracy
 from selector.core.recommend.result import PARETO, RECOMMENDED
 from selector.ui.plots import ParetoPoint
 
@@ -37,14 +37,10 @@ def present(sheet: Sheet) -> SheetView:
         cand = by_id.get(v.model_id)
         if cand is None or v.latency is None:
             continue
-        if cand.finetuned_accuracy is not None and cand.has_pretrained_weights:
-            acc, kind = cand.finetuned_accuracy.value, "measured"
-        else:
-            metric = rec.metric or next(iter(cand.published), None)
-            value = cand.published.get(metric) if metric else None
-            if value is None:
-                continue
-            acc, kind = value, "published"
+        shown = shown_accuracy(cand, rec.metric)
+        if shown.value is None:
+            continue
+        acc, kind = shown.value, ("measured" if shown.kind == FINETUNED else "published")
         memory = v.memory.value if v.memory is not None else None
         points.append(ParetoPoint(v.model_id, v.latency.value, float(acc), kind,
                                   latency_kind=v.latency.source, memory_mib=memory,

@@ -12,7 +12,7 @@ import io
 import math
 from typing import Any
 
-from selector.core.recommend.checks import evidence, metric_label
+from selector.core.recommend.checks import FINETUNED, metric_label, shown_accuracy
 
 STATUS_STYLE = {
     "recommended": ("#2e7d32", "recommended"),
@@ -55,39 +55,45 @@ def short(name: str) -> str:
 
 # ------------------------------------------------------------ accuracy vs latency
 def accuracy_latency_figure(sheet) -> Any | None:  # noqa: ANN001 - Sheet
-    """Accuracy (the recommendation's basis) against p50 latency, with the Pareto front and the
-    budget lines. Filled markers: measured latency; hollow: estimated."""
+    """Accuracy against p50 latency, with the Pareto front and the budget lines. The accuracy
+    is the one the GUI's plot shows (``checks.shown_accuracy``): circles for held-out accuracy
+    measured after fine-tuning with pretrained weights, triangles for published figures.
+    Filled markers: measured latency; hollow: estimated."""
     rec = sheet.recommendation
-    kind, metric = rec.basis_kind, rec.metric
+    metric = rec.metric
     points = []
     for v in rec.verdicts:
-        y = evidence(sheet.candidate(v.model_id), kind, metric) if kind != "none" else None
-        if v.latency is not None and y is not None:
-            points.append((v, v.latency.value, y))
+        cand = sheet.candidate(v.model_id)
+        acc = shown_accuracy(cand, metric) if cand is not None else None
+        if v.latency is not None and acc is not None and acc.value is not None:
+            points.append((v, v.latency.value, acc.value, acc.kind == FINETUNED))
     if not points:
         return None
     with _rc():
         fig = _figure(7.2, 3.7)
         ax = fig.add_subplot()
-        groups: dict[tuple[str, bool], list[tuple[float, float]]] = {}
-        for v, x, y in points:
+        groups: dict[tuple[str, bool, bool], list[tuple[float, float]]] = {}
+        for v, x, y, tuned in points:
             measured = v.latency.source == "measured" or v.status == "rejected"
-            groups.setdefault((v.status, measured), []).append((x, y))
+            groups.setdefault((v.status, measured, tuned), []).append((x, y))
         seen = set()
         for status in ("rejected", "dominated", "unverified", "pareto", "recommended"):
             for measured in (True, False):
-                xy = groups.get((status, measured))
-                if not xy:
-                    continue
-                color, label = STATUS_STYLE[status]
-                marker = "x" if status == "rejected" else "o"
-                style = ({"color": color} if marker == "x" else
-                         {"facecolors": color if measured else "none", "edgecolors": color})
-                sx, sy = zip(*xy)
-                ax.scatter(sx, sy, s=60 if status == "recommended" else 34, marker=marker,
-                           linewidths=1.4, zorder=3, label=None if label in seen else label,
-                           **style)
-                seen.add(label)
+                for tuned in (True, False):
+                    xy = groups.get((status, measured, tuned))
+                    if not xy:
+                        continue
+                    color, label = STATUS_STYLE[status]
+                    marker = "x" if status == "rejected" else ("o" if tuned else "^")
+                    style = ({"color": color} if marker == "x" else
+                             {"facecolors": color if measured else "none", "edgecolors": color})
+                    xs, ys = zip(*xy)
+                    ax.scatter(xs, ys, s=60 if status == "recommended" else 34, marker=marker,
+                               linewidths=1.4, zorder=3, label=None if label in seen else label,
+                               **style)
+                    seen.add(label)
+        tuned_kinds = {tuned for *_, tuned in points}
+        points = [(v, x, y) for v, x, y, _ in points]
         labelled = [p for p in points if p[0].status == "recommended"]
         labelled += [p for p in points if p[0].status == "pareto"]
         if len(points) <= MAX_LABELS:
@@ -102,7 +108,7 @@ def accuracy_latency_figure(sheet) -> Any | None:  # noqa: ANN001 - Sheet
         if con.latency_ms is not None:
             ax.axvline(con.latency_ms, color="#c62828", ls="--", lw=1,
                        label=f"budget {con.latency_ms:g} ms at batch {con.batch}")
-        if con.min_accuracy is not None and kind in ("finetuned", "published"):
+        if con.min_accuracy is not None:
             ax.axhline(con.min_accuracy, color="#6a1b9a", ls=":", lw=1,
                        label=f"accuracy floor {con.min_accuracy:g}%")
         xs = [x for _, x, _ in points]
@@ -110,15 +116,18 @@ def accuracy_latency_figure(sheet) -> Any | None:  # noqa: ANN001 - Sheet
             ax.set_xscale("log")
         ax.margins(x=0.14, y=0.12)
         ax.set_xlabel(f"p50 latency per batch of {con.batch} (ms) on {con.device}")
-        ax.set_ylabel(axis_label(kind, metric, sheet))
+        ax.set_ylabel(shown_axis_label(tuned_kinds, metric))
         ax.set_title("Accuracy vs latency")
         ax.grid(alpha=0.25)
         handles, labels = ax.get_legend_handles_labels()
         order = [STATUS_STYLE[k][1] for k in STATUS_STYLE]
         pairs = sorted(zip(handles, labels),
                        key=lambda hl: order.index(hl[1]) if hl[1] in order else len(order))
+        title = "hollow = estimated latency"
+        if len(tuned_kinds) > 1:
+            title += "\n● fine-tuned here, ▲ published"
         ax.legend([h for h, _ in pairs], [lab for _, lab in pairs], loc="best", fontsize=7,
-                  frameon=False, title="hollow = estimated latency", title_fontsize=7)
+                  frameon=False, title=title, title_fontsize=7)
         return fig
 
 
@@ -141,13 +150,13 @@ def _label_points(ax, labels, points) -> None:  # noqa: ANN001
                     textcoords="offset points", fontsize=7.5, color="#333333")
 
 
-def axis_label(kind: str, metric: str | None, sheet=None) -> str:  # noqa: ANN001
-    if kind == "finetuned":
+def shown_axis_label(tuned: set[bool], metric: str | None) -> str:
+    """The y label of the accuracy plot for the kinds of accuracy drawn (True: fine-tuned)."""
+    if tuned == {True}:
         return "held-out accuracy after fine-tuning (%)"
-    if kind == "transfer":
-        methods = {c.transfer.method for c in (sheet.candidates if sheet else []) if c.transfer}
-        return f"transferability score ({', '.join(sorted(methods)) or 'combined'})"
-    return f"{metric_label(metric or '')} (%, published)"
+    if tuned == {False}:
+        return f"{metric_label(metric or '')} (%, published)"
+    return f"accuracy (%): fine-tuned on your data, else published {metric_label(metric or '')}"
 
 
 # ----------------------------------------------------------------- memory figures

@@ -22,17 +22,13 @@ def sheet_from_session(
     When the constraints carry no free memory, the free memory of ``constraints.device`` on
     the machine the session ran on is used (as recorded with the session).
     """
-    from selector.core.hardware import HardwareProfile
+    from selector.core.estimate.fit import free_for_verdicts
     from selector.core.recommend.from_store import load_session
 
     constraints = constraints or Constraints()
     loaded = load_session(session_id, constraints=constraints, store=store, catalog=catalog)
-    if constraints.free_memory_mib is None and loaded.hardware:
-        try:
-            profile = HardwareProfile.from_dict(loaded.hardware)
-            constraints.free_memory_mib = profile.device(constraints.device).free_mib
-        except (KeyError, ValueError):
-            pass
+    if constraints.free_memory_mib is None:
+        constraints.free_memory_mib = free_for_verdicts(constraints.device, recorded=loaded.hardware)
     return build_sheet(
         loaded.candidates, constraints, objective, hardware=loaded.hardware,
         data=DataSummary.from_dict(loaded.data), software=loaded.software or None,

@@ -116,8 +116,24 @@ def best_accuracy(c: Candidate, metric: str | None) -> Accuracy:
     return Accuracy("none")
 
 
+def shown_accuracy(c: Candidate, metric: str | None) -> Accuracy:
+    """The accuracy a model is shown (and its floor checked) with, in percent: held-out
+    accuracy after the quick fine-tune when it was measured with pretrained weights, else the
+    published figure of ``metric`` (else of the candidate's first published metric), labelled
+    as such. A fine-tune from random weights is never shown as measured accuracy. The GUI's
+    Pareto plot and the sheets' plot both draw this; ``kind`` tells them apart."""
+    acc = accuracy_of(c, FINETUNED, metric)
+    if acc.value is not None:
+        return acc
+    acc = accuracy_of(c, PUBLISHED_KIND, metric)
+    if acc.value is None and c.published:
+        acc = accuracy_of(c, PUBLISHED_KIND, next(iter(c.published)))
+    return acc
+
+
 def floor_accuracy(c: Candidate, metric: str | None) -> Accuracy:
-    """What the accuracy floor is checked against: held-out accuracy, else published."""
+    """What the accuracy floor is checked against: :func:`shown_accuracy` for ``metric``
+    (no fallback to another published metric: a floor is stated in one)."""
     acc = accuracy_of(c, FINETUNED, metric)
     return acc if acc.value is not None else accuracy_of(c, PUBLISHED_KIND, metric)
 
