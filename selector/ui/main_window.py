@@ -34,6 +34,7 @@ from selector.core.preferences import load_preferences, save_preferences
 from selector.core.request import Request
 from selector.core.results.record import ProbeStatus
 from selector.ui import workflow
+from selector.core.probes.contention import probe_reasons
 from selector.ui.about import show_about
 from selector.ui.banner import MessageBanner
 from selector.ui.catalog_view import CatalogView
@@ -323,6 +324,7 @@ class MainWindow(QMainWindow):
         free = None
         if self.profile is not None:
             try:
+        self.queue_panel.set_noisy(result.id, probe_reasons(result))
                 free = self.profile.device(self.request_panel.request().device).free_mib
             except KeyError:
                 free = None

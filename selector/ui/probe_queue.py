@@ -143,6 +143,17 @@ class ProbeQueuePanel(QWidget):
         self.table.item(row, COL_ETA).setText("")
         self._set_state(probe_id, status, message)
 
+    def set_noisy(self, probe_id: str, reasons: list[str]) -> None:
+        """Mark a finished row measured on a busy machine; the tooltip gives the reasons."""
+        row = self._rows.get(probe_id)
+        if row is None or not reasons:
+            return
+        item = self.table.item(row, COL_STATE)
+        item.setText(f"{item.text()}, noisy")
+        item.setForeground(Qt.GlobalColor.darkYellow)
+        item.setToolTip("Measured while the machine was busy, so its figures may be off:\n"
+                        + "\n".join(f"- {r}" for r in reasons))
+
     def _set_state(self, probe_id: str, state: str, message: str = "") -> None:
         row = self._rows[probe_id]
         self._state[probe_id] = state

@@ -160,6 +160,10 @@ def _candidates_pages(pdf: Any, ctx: dict[str, Any]) -> None:
     pdf.multi_cell(0, 4, f"{ctx['legend']} Latency: p50 ms per batch (@ batch size). "
                          f"Memory: {ctx['memory_header'].lower()}, peak.",
                    new_x="LMARGIN", new_y="NEXT", align="L")
+    if ctx.get("noisy"):
+        pdf.multi_cell(0, 4, "Noisy: measured while the machine was busy, so these latencies may "
+                             "be off:\n" + "\n".join(f"- {line}" for line in ctx["noisy"]),
+                       new_x="LMARGIN", new_y="NEXT", align="L")
 
 
 def _plots_pages(pdf: Any, sheet: Sheet, captions: dict[str, str]) -> None:

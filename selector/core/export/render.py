@@ -21,7 +21,7 @@ from selector.core.errors import SelectorError
 from selector.core.export import plots as _plots
 from selector.core.export.sheet import Sheet
 from selector.core.export.table import (
-    DISPLAY_HEADERS, FIGURE_HEADERS, LEGEND, display_rows, figure_rows, memory_header, to_csv,
+    DISPLAY_HEADERS, FIGURE_HEADERS, LEGEND, display_rows, figure_rows, memory_header, noisy_lines, to_csv,
 )
 from selector.core.fileio import OutputExistsError, atomic_write_bytes
 from selector.core.units import fmt_mib
@@ -131,6 +131,7 @@ def sheet_context(sheet: Sheet) -> dict[str, Any]:
         "headers": headers,
         "rows": rows,
         "legend": LEGEND,
+        "noisy": noisy_lines(sheet),
         "memory_header": headers[5],
         "figure_headers": FIGURE_HEADERS,
         "figures": figure_rows(sheet),

@@ -4,7 +4,8 @@ table the PDF, HTML and Markdown sheets show.
 CSV column names never change meaning; new columns are only added at the end. Units: ``_ms``
 milliseconds per batch, ``_mib`` MiB, ``_pct`` percent, ``macs`` multiply-accumulates per
 sample, ``_samples_per_s`` samples per second. Sources are ``measured``, ``estimated`` or
-``published``.
+``published``. ``latency_noisy_reasons``: why the measured latency may be off (the machine was
+busy while it measured; ``; ``-separated), empty when it was quiet.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ CSV_COLUMNS: list[tuple[str, type]] = [
     ("inference_memory_estimated_mib", float), ("inference_memory_measured_mib", float),
     ("finetune_memory_estimated_mib", float), ("finetune_memory_measured_mib", float),
     ("balanced_score", float),
+    ("latency_noisy_reasons", str),
 ]
 CSV_FIELDS = [name for name, _ in CSV_COLUMNS]
 
@@ -78,6 +80,7 @@ def csv_rows(sheet) -> list[dict[str, Any]]:  # noqa: ANN001 - Sheet (import cyc
             "finetune_memory_estimated_mib": _pick(c, "finetune_memory", "estimated", con),
             "finetune_memory_measured_mib": _pick(c, "finetune_memory", "measured", con),
             "balanced_score": v.score,
+            "latency_noisy_reasons": "; ".join(lat.noisy) if lat and lat.noisy else None,
         }
         rows.append({k: None if val == "" else val for k, val in row.items()})
     return rows
@@ -147,7 +150,19 @@ def latency_cell(fig: Figure | None) -> str:
     if fig is None:
         return "—"
     batch = f" @{fig.batch}" if fig.batch is not None else ""
-    return f"{fmt_ms(fig.value)}{batch} ({SOURCE_TAG[fig.source]})"
+    noisy = ", noisy" if fig.noisy else ""
+    return f"{fmt_ms(fig.value)}{batch} ({SOURCE_TAG[fig.source]}{noisy})"
+
+
+def noisy_lines(sheet) -> list[str]:  # noqa: ANN001
+    """One line per reason behind each latency in the table marked noisy (measured while the
+    machine was busy), for under the table."""
+    lines = []
+    for v in sheet.recommendation.verdicts:
+        fig = v.latency
+        if fig is not None and fig.noisy:
+            lines += [f"{v.model_id} ({fig.setting()}): {reason}" for reason in fig.noisy]
+    return lines
 
 
 def memory_cell(fig: Figure | None) -> str:

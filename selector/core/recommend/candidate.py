@@ -41,6 +41,8 @@ class Figure:
     """How, in a few words: ``p50 of 30 timed runs after 5 warm-up``, ``estimate_memory``."""
     extra: dict[str, float] = field(default_factory=dict)
     """Related numbers: ``p90``/``p99`` (ms), ``samples_per_s``, memory components (MiB)."""
+    noisy: list[str] = field(default_factory=list)
+    """Measured on a busy machine: why, one line each (the probe row's contention reasons)."""
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:

@@ -4,7 +4,8 @@ Confidence is ``low`` when there is no pick, when the accuracy order rests on pu
 (not the user's data), or when the pick's latency is estimated while a latency budget or the
 latency objective decides; ``medium`` when it rests on transferability (not a fine-tune), the
 transferability top pick is unstable, the top two tie, a figure near its limit is an estimate,
-a measured latency of the top two is noisy (varied by more than 30% between runs),
+a measured latency of the top two is noisy (varied by more than 30% between runs, or was
+measured while the machine was busy: its contention record says why),
 or the top two fine-tuned accuracies differ by less than their sampling noise; else ``high``.
 """
 
@@ -66,7 +67,15 @@ def judge_confidence(
         level = min(level, _MEDIUM)
         notes.append("noisy latency measurement (the machine was busy or throttling?): " + ", ".join(
             f"{a.model_id} varied by {a.latency.extra['cv']:.0%} between runs" for a in noisy if a.latency))
-        probes.append(ProbeSuggestion("latency", [a.model_id for a in noisy],
+    busy = [a for a in top2 if a.latency is not None and a.latency.source == MEASURED
+            and a.latency.noisy]
+    if busy and latency_decides:
+        level = min(level, _MEDIUM)
+        for a in busy:
+            notes.append(f"the latency of {a.model_id} was measured on a busy machine: "
+                         + "; ".join(a.latency.noisy))
+    if (noisy or busy) and latency_decides:
+        probes.append(ProbeSuggestion("latency", list(dict.fromkeys(a.model_id for a in noisy + busy)),
                                       "re-measure on a quiet machine"))
 
     if top2 and con.memory_limit_mib:

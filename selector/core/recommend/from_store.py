@@ -184,11 +184,16 @@ def _add_latency_row(cand: Candidate, row: Any) -> None:
               f"({row.timing}{', channels-last' if row.channels_last else ''})")
     if row.budget_limited:
         method += "; cut short by the time budget"
+    if row.note:
+        method += f"; {row.note}"
     extra = {k: v for k, v in (("p90", row.p90_ms), ("p99", row.p99_ms),
                                ("samples_per_s", row.samples_per_s), ("cv", row.cv),
                                ("first_call_ms", row.first_call_ms)) if v is not None}
+    from selector.core.probes.contention import reasons_of
+
     cand.latency.append(Figure(row.p50_ms, MEASURED, "ms", batch=row.batch_size, dtype=dtype,
-                               threads=row.threads, device=row.device, method=method, extra=extra))
+                               threads=row.threads, device=row.device, method=method, extra=extra,
+                               noisy=reasons_of(row.contention)))
     peak = _measured_peak(row.device, row.peak_rss_mib, row.nvml_process_mib,
                           row.cuda_max_reserved_mib)
     if peak is not None:
