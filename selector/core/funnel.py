@@ -37,6 +37,7 @@ from selector.core.probes import events as ev
 from selector.core.probes.bench import BenchRun
 from selector.core.probes.events import ProbeEvent
 from selector.core.probes.registry import kinds
+from selector.core.probes.settings import check_params
 from selector.core.probes.spec import ProbeSpec
 from selector.core.request import Request
 
@@ -79,6 +80,8 @@ class Funnel:
         self.top_k = top_k
         self.weights = weights
         self.params = probe_params or {}
+        for kind, params in self.params.items():
+            check_params(kind, params)  # a typo fails here, before any probe runs
         self.previous = list(previous or [])
         """Results of an earlier, interrupted run of this session (resume)."""
         offered = available_kinds()

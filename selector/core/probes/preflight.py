@@ -1,7 +1,7 @@
 """Before a probe starts: is the spec sane, and will it fit in the memory that is free now?
 
 ``check_spec`` catches what would only fail later in the child (an unknown kind, int8 on a
-GPU, a GPU that is not there, a fine-tune without data). ``preflight`` compares the
+GPU, a GPU that is not there, a fine-tune without data, a setting the kind does not know). ``preflight`` compares the
 estimator's prediction for the probe's heaviest workload with the memory free on the device
 right now (the fit rule of :mod:`selector.core.estimate.fit`); a probe that would not fit is
 refused, with both numbers, unless forced.
@@ -16,6 +16,7 @@ from typing import Any, Callable
 from selector.core.catalog.entry import CatalogEntry
 from selector.core.errors import SelectorError
 from selector.core.estimate.fit import MARGIN, NO, TIGHT, fit_status
+from selector.core.probes.settings import check_params
 from selector.core.probes.spec import ProbeSpec
 from selector.core.units import fmt_mib
 
@@ -75,6 +76,7 @@ def check_spec(spec: ProbeSpec, gpu_count: int | None = None) -> None:
         raise SelectorError(f"the {spec.kind} probe needs data: --data FOLDER|FILE|sample")
     if spec.budget_s <= 0:
         raise SelectorError(f"the time budget must be positive, got {spec.budget_s:g} s")
+    check_params(spec.kind, spec.params)
 
 
 def workloads(spec: ProbeSpec, entry: CatalogEntry) -> list[Any]:

@@ -4,7 +4,8 @@ A kind is a function that runs in the child process::
 
     def run(spec: ProbeSpec, ctx: ProbeContext) -> dict
 
-It reads its settings from ``spec`` (``spec.params`` for its own knobs), reports through
+It reads its settings from ``spec`` (its own knobs: ``spec.settings()``, a typed value from
+:mod:`selector.core.probes.settings` that rejects an unknown key), reports through
 ``ctx`` (``ctx.emit(...)``, ``ctx.phase``, ``ctx.progress``, ``ctx.row``; ``ctx.should_stop()``
 when the budget is spent or the user asked to stop) and returns its report, a dict with any
 of: ``rows`` (list of dicts), ``summary``, ``settings``, ``weights``, ``weights_note``,
@@ -33,6 +34,13 @@ class ProbeKind:
     """Whether the probe needs a dataset (``spec.data``)."""
     hidden: bool = False
     """Not offered in the CLI or GUI (the fault-injection kind for tests)."""
+
+    @property
+    def settings(self) -> type | None:
+        """The kind's settings class (None: it takes a plain dict, like the test-only kind)."""
+        from selector.core.probes.settings import SETTINGS
+
+        return SETTINGS.get(self.name)
 
     def load(self) -> Callable:
         module_name, _, func_name = self.target.partition(":")

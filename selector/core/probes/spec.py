@@ -16,7 +16,8 @@ class ProbeSpec:
     """One probe to run: which kind, on which model and device, with what limits.
 
     The spec travels to the child as JSON, so every field is plain data. Kind-specific knobs
-    go in ``params`` (each kind documents its own and fills defaults).
+    go in ``params``: the dict form of the kind's typed settings
+    (:mod:`selector.core.probes.settings`), checked before the probe starts.
     """
 
     kind: str
@@ -44,7 +45,7 @@ class ProbeSpec:
     data: dict[str, Any] | None = None
     """Fine-tune (and transfer): ``DatasetSpec.to_dict()``."""
     params: dict[str, Any] = field(default_factory=dict)
-    """Kind-specific settings (iterations, learning rate, ...)."""
+    """Kind-specific settings (iterations, learning rate, ...): ``settings()`` as a dict."""
     force: bool = False
     """Run even when the pre-flight check says it will not fit in free memory."""
     estimate: dict[str, Any] | None = None
@@ -60,6 +61,15 @@ class ProbeSpec:
     @property
     def cuda(self) -> bool:
         return self.device.startswith("cuda")
+
+    def settings(self) -> Any:
+        """The kind's typed settings (``LatencySettings``, ...) with defaults filled in; the
+        plain ``params`` for a kind without a settings class. ``SettingsError`` for an unknown
+        key or a wrong type."""
+        from selector.core.probes.settings import SETTINGS
+
+        cls = SETTINGS.get(self.kind)
+        return cls.from_dict(self.params) if cls is not None else dict(self.params)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -7,10 +7,8 @@ It measures held-out accuracy, trains with AdamW (AMP on CUDA) until the budget 
 memory it halves the batch and goes on, and records the batch that ran. Every step's loss
 is streamed as a progress event, for live plots.
 
-``spec.params`` (all optional): ``lr`` (1e-4, backbone), ``head_lr`` (1e-3), ``weight_decay``
-(0.01), ``train_mode`` (``full`` or ``head``), ``max_steps`` (none), ``max_eval`` (512 held-out
-samples at most), ``max_length`` (tokens; default the model's, else 128), ``amp`` (True: bf16,
-else fp16, on CUDA), ``seed`` (0), ``rss_poll_ms`` (10).
+``spec.params``: :class:`selector.core.probes.settings.FinetuneSettings` (an unknown key is an
+error that names the accepted ones).
 """
 
 from __future__ import annotations
@@ -20,12 +18,10 @@ from typing import Any
 
 from selector.core.errors import SelectorError
 from selector.core.probes.context import is_oom
+from selector.core.probes.settings import FinetuneSettings
 from selector.core.results.record import FinetuneReport
 
-DEFAULTS: dict[str, Any] = {
-    "lr": 1e-4, "head_lr": 1e-3, "weight_decay": 0.01, "train_mode": "full", "max_steps": None,
-    "max_eval": 512, "max_length": None, "amp": True, "seed": 0, "rss_poll_ms": 10.0,
-}
+DEFAULTS: dict[str, Any] = FinetuneSettings().to_dict()
 
 
 def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
@@ -37,7 +33,7 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
     from selector.core.probes.loading import entry_for, load_model
     from selector.core.probes.memory import MemoryMonitor
 
-    p = {**DEFAULTS, **spec.params}
+    p = FinetuneSettings.from_spec(spec).to_dict()
     device = env.resolve_device(spec.device)
     torch.manual_seed(int(p["seed"]))
     software = env.software_versions()
@@ -287,8 +283,6 @@ class _Trainer:
         return (round(correct / total, 5) if total else None), time.perf_counter() - start
 
     def train(self, reserve_s: float) -> None:
-        import torch
-
         from selector.core.data.batches import epoch_batches
 
         ctx, p = self.ctx, self.p

@@ -12,9 +12,8 @@ Variants: ``fp32``; ``bf16`` and ``fp16`` (weights and inputs cast; fp16 on CUDA
 ``int8``: dynamic quantization of the Linear layers (``torch.ao.quantization.quantize_dynamic``,
 CPU only), so "the same model, quantized" is a candidate too.
 
-``spec.params`` (all optional): ``warmup_iters`` (10), ``warmup_s`` (1.0), ``max_warmup_s``
-(10.0), ``min_iters`` (30), ``min_time_s`` (3.0), ``max_iters`` (none), ``channels_last``
-(False), ``seq_len`` (text; the entry's, else 128), ``rss_poll_ms`` (10).
+``spec.params``: :class:`selector.core.probes.settings.LatencySettings` (an unknown key is an
+error that names the accepted ones).
 """
 
 from __future__ import annotations
@@ -25,13 +24,10 @@ from typing import Any
 
 from selector.core.probes.context import is_oom
 from selector.core.probes.environment import ProbeSettingError
+from selector.core.probes.settings import LatencySettings
 from selector.core.results.record import LatencyRow
 
-DEFAULTS: dict[str, Any] = {
-    "warmup_iters": 10, "warmup_s": 1.0, "max_warmup_s": 10.0, "min_iters": 30,
-    "min_time_s": 3.0, "max_iters": None, "channels_last": False, "seq_len": None,
-    "rss_poll_ms": 10.0,
-}
+DEFAULTS: dict[str, Any] = LatencySettings().to_dict()
 DTYPES = ("fp32", "bf16", "fp16", "int8")
 MIN_ITERS_FOR_P99 = 10
 """Below this many timed iterations a row has no p99 (it would just be the slowest one)."""
@@ -55,7 +51,7 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
     from selector.core.probes.loading import load_model
     from selector.core.probes.memory import MemoryMonitor
 
-    params = {**DEFAULTS, **spec.params}
+    params = LatencySettings.from_spec(spec).to_dict()
     device = env.resolve_device(spec.device)
     check_dtypes(spec.dtypes, device)
     software = env.software_versions()

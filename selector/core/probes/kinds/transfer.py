@@ -21,11 +21,8 @@ and sampled data (``transfer.cache``): a rerun loads neither the model nor the i
 Pretrained weights are used when local, else the architecture with random weights; the
 result then says plainly that the scores say nothing of the pretrained model.
 
-``spec.params`` (all optional): ``max_items`` (600; also the data spec's ``max_items``),
-``seed`` (0), ``batch_size`` (default the largest of ``spec.batch_sizes``), ``text_pooling``
-(``mean``), ``max_length`` (tokens; the model's, else 128), ``amp`` (True: bf16, else fp16,
-on CUDA), ``n_boot`` (30), ``shots`` ([5, 10, 25, 50]), ``repeats`` (5), ``curve`` (True),
-``cache`` (True), ``score_threads`` (1), ``rss_poll_ms`` (10).
+``spec.params``: :class:`selector.core.probes.settings.TransferSettings` (an unknown key is an
+error that names the accepted ones).
 """
 
 from __future__ import annotations
@@ -37,12 +34,9 @@ import numpy as np
 
 from selector.core.errors import SelectorError
 from selector.core.probes.context import is_oom
+from selector.core.probes.settings import TransferSettings
 
-DEFAULTS: dict[str, Any] = {
-    "max_items": None, "seed": 0, "batch_size": None, "text_pooling": "mean", "max_length": None,
-    "amp": True, "n_boot": 30, "shots": [5, 10, 25, 50], "repeats": 5, "curve": True,
-    "cache": True, "score_threads": 1, "rss_poll_ms": 10.0,
-}
+DEFAULTS: dict[str, Any] = TransferSettings().to_dict()
 POOLINGS = ("mean", "cls", "pooler")
 RANDOM_CAVEAT = ("architecture-only (random) weights: these scores measure random features and say "
                  "nothing of the pretrained model; do not rank on them")
@@ -57,7 +51,7 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
     from selector.core.transfer import cache
     from selector.core.transfer.sampling import DEFAULT_MAX_ITEMS, select_sample
 
-    p = {**DEFAULTS, **spec.params}
+    p = TransferSettings.from_spec(spec).to_dict()
     if p["text_pooling"] not in POOLINGS:
         raise SelectorError(f"text_pooling must be one of {', '.join(POOLINGS)}, not {p['text_pooling']!r}")
     device = env.resolve_device(spec.device)
