@@ -8,6 +8,8 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import pytest
 
@@ -131,3 +133,53 @@ def test_killing_the_writer_loses_at_most_the_probe_in_flight(tmp_path):
     assert len(results) >= saved
     # nothing half-written: every stored result is whole
     assert all(len(r.rows) == 1 and len(r.events) == 2 and len(r.loss_curve) == 2 for r in results)
+
+
+def test_many_stores_created_at_once_on_a_new_file_all_open_it(tmp_path):
+    """Two ``selector bench`` started together on a new home: each opens its own connection
+    and finds no schema yet; one must create it while the others wait, none may fail."""
+    for attempt in range(5):
+        path = tmp_path / f"r{attempt}.sqlite"
+        barrier = threading.Barrier(6)
+        errors: list[str] = []
+
+        def open_and_write(path=path, barrier=barrier, errors=errors) -> None:
+            barrier.wait()
+            try:
+                ResultStore(path).create_session("together")
+            except SelectorError as err:
+                errors.append(str(err))
+
+        threads = [threading.Thread(target=open_and_write) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert errors == []
+        store = ResultStore(path)
+        assert store.schema_version == SCHEMA_VERSION
+        assert len(store.list_sessions()) == 6
+
+
+def test_processes_creating_the_store_at_once_all_succeed(tmp_path):
+    go = tmp_path / "go"
+    path = tmp_path / "r.sqlite"
+    script = textwrap.dedent(f"""
+        import os, time
+        while not os.path.exists({str(go)!r}):
+            time.sleep(0.002)
+        from selector.core.results import ResultStore
+        ResultStore({str(path)!r}).create_session("together")
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    try:
+        time.sleep(1.0)  # let each import selector and wait at the start line
+        go.touch()
+        errors = [proc.communicate(timeout=120)[1] for proc in procs]
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    assert [proc.returncode for proc in procs] == [0, 0, 0], errors
+    assert len(ResultStore(path).list_sessions()) == 3

@@ -2,8 +2,10 @@
 
 Left: the hardware and what the user wants. Right, top: the catalog, the recommendation, the
 probe queue, the machine comparison; right, bottom: the plots. The window owns no logic of
-its own: the core decides (filters, shortlist, funnel, recommendation, sheets); the panels
-show; the window wires them and keeps every slow call off the GUI thread.
+its own: the application session (``selector.core.session.AppSession``) holds the state and
+decides (shortlist, run, resume, cancel, discard, reopen, the sheet shown); the panels show;
+the window feeds the session what the user does, mirrors its change events, and keeps every
+slow call off the GUI thread.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
     QMainWindow,
+    QMenu,
     QScrollArea,
     QSplitter,
     QTabWidget,
@@ -31,10 +34,11 @@ from selector import APP_NAME, __version__
 from selector.core import hardware
 from selector.core.hardware import HardwareProfile
 from selector.core.preferences import load_preferences, save_preferences
+from selector.core.probes.contention import probe_reasons
 from selector.core.request import Request
+from selector.core.session import AppSession
 from selector.core.results.record import ProbeStatus
 from selector.ui import workflow
-from selector.core.probes.contention import probe_reasons
 from selector.ui.about import show_about
 from selector.ui.banner import MessageBanner
 from selector.ui.catalog_view import CatalogView
@@ -75,19 +79,16 @@ class MainWindow(QMainWindow):
         self.prefs = load_preferences()
         self.workers = WorkerPool(self)
         self.workers.sig_error.connect(self._on_worker_error)
-        self.run = RunController(self.workers, self)
-        self.profile: HardwareProfile | None = None
-        self.live_profile: HardwareProfile | None = None
-        self.catalog = None
-        self.calibration = None
-        self.sheet = None
-        self.shown_session: str | None = None
+        self.session = AppSession(request=workflow.initial_request(self.settings, self.prefs))
+        self.session.subscribe(self._on_session_event)
+        self.run = RunController(self.workers, self.session, self)
+        self.recent: list = []
+        """The store's latest sessions (``SessionSummary``), read in a worker for File > Open recent."""
         self.confirm_shortlist = True
         """Tests switch the shortlist dialog off."""
         self.probe_params: dict = {}
         """Extra per-kind probe settings (tests make probes quick)."""
         self._selecting = False
-        self._refresh_token = 0
         self._build()
         self._build_menus()
         self._restore_layout()
@@ -105,8 +106,9 @@ class MainWindow(QMainWindow):
             self.hardware_panel.add_source(f"Reference: {ref.name}", f"ref:{key}")
         self.request_panel = RequestPanel()
         self.request_panel.offer_recent_data(self.prefs.recent_data)
-        self.request_panel.set_request(workflow.initial_request(self.settings, self.prefs))
+        self.request_panel.set_request(self.session.request)
         self.request_panel.sig_request_changed.connect(self._on_request_changed)
+        self.session.set_request(self.request_panel.request())
         self.request_panel.sig_benchmark.connect(self.benchmark_best)
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -144,7 +146,7 @@ class MainWindow(QMainWindow):
 
         self.catalog_view.sig_model_selected.connect(self.select_model)
         self.recommendation_panel.sig_model_selected.connect(self.select_model)
-        self.recommendation_panel.sig_objective_changed.connect(lambda _k: self.refresh_results())
+        self.recommendation_panel.sig_objective_changed.connect(self.session.set_objective)
         self.plots.pareto.sig_model_clicked.connect(self.select_model)
         self.queue_panel.sig_cancel.connect(self.run.cancel_probe)
         self.queue_panel.sig_cancel_all.connect(self.run.cancel_all)
@@ -167,6 +169,9 @@ class MainWindow(QMainWindow):
         self.action_open_data = _action(self, "Open &data…", QKeySequence.StandardKey.Open,
                                         self.request_panel.data_button.showMenu)
         self.action_open_sheet = _action(self, "Open &sheet(s)…", "Ctrl+Shift+O", self.open_sheets_dialog)
+        self.recent_menu = QMenu("Open &recent session", self)
+        self.recent_menu.setToolTipsVisible(True)
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self.action_export = _action(self, "&Export sheet…", "Ctrl+E", self.export_dialog)
         self.action_save_plot = _action(self, "Save &plot…", "Ctrl+Shift+P", self.plots.save_dialog)
         self.action_open_profile = _action(self, "Open hardware profile…", None, self.open_profile_dialog)
@@ -174,7 +179,10 @@ class MainWindow(QMainWindow):
         self.action_prefs = _action(self, "Pre&ferences…", QKeySequence.StandardKey.Preferences,
                                     self.preferences_dialog)
         self.action_quit = _action(self, "&Quit", QKeySequence.StandardKey.Quit, self.close)
-        for item in (self.action_open_data, self.action_open_sheet, self.action_export,
+        file_menu.addAction(self.action_open_data)
+        file_menu.addAction(self.action_open_sheet)
+        file_menu.addMenu(self.recent_menu)
+        for item in (self.action_export,
                      self.action_save_plot, None, self.action_open_profile, self.action_save_profile,
                      None, self.action_prefs, None, self.action_quit):
             file_menu.addSeparator() if item is None else file_menu.addAction(item)
@@ -188,7 +196,7 @@ class MainWindow(QMainWindow):
                                        self.catalog_view.request_download)
         self.action_cancel_download = _action(self, "Cancel &download", None, self.downloads.cancel)
         for action in (self.action_benchmark, self.action_cancel_all, None, self.action_download,
-                       self.action_cancel_download):
+                       self.action_cancel_download, None, self.action_rebuild_catalog):
             run_menu.addSeparator() if action is None else run_menu.addAction(action)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(_action(self, f"&About {APP_NAME}", None, lambda: show_about(self)))
@@ -214,12 +222,12 @@ class MainWindow(QMainWindow):
         self.set_profile(profile)
 
     def _on_live_profile(self, profile: HardwareProfile) -> None:
-        self.live_profile = profile
+        self.session.live_profile = profile
         if self.hardware_panel.current_source() == LIVE_SOURCE:
             self.set_profile(profile)
 
     def set_profile(self, profile: HardwareProfile) -> None:
-        self.profile = profile
+        self.session.set_profile(profile)
         self.hardware_panel.set_profile(profile)
         self.request_panel.set_devices(
             [(d.id, "CPU" if d.id == "cpu" else f"{d.id}: {d.name}") for d in profile.memory_devices()],
@@ -262,11 +270,11 @@ class MainWindow(QMainWindow):
             self.banner.show_message(problem, level="warning")
         self.sig_catalog_loaded.emit(len(self.catalog))
         workflow.offer_resume(self)
+        self._load_recent()
 
     def _on_request_changed(self, request: Request) -> None:
         self.catalog_view.set_context(request, self.profile)
-        if self.shown_session:
-            self.refresh_results()
+        self.session.set_request(request)
 
     def focus_search(self) -> None:
         self.tabs.setCurrentWidget(self.catalog_view)
@@ -300,6 +308,7 @@ class MainWindow(QMainWindow):
 
     def _on_probe_done(self, result) -> None:  # noqa: ANN001 - ProbeResult
         self.queue_panel.set_done(result.id, result.status, result.message)
+        self.queue_panel.set_noisy(result.id, probe_reasons(result))
         if result.status not in (ProbeStatus.FINISHED, ProbeStatus.CANCELLED):
             self.banner.show_message(
                 f"{result.kind} probe of {result.model_id}: {result.status_words}: "
@@ -309,33 +318,69 @@ class MainWindow(QMainWindow):
     def _on_run_finished(self, session_id: str) -> None:
         self.prefs.last_session = session_id or self.prefs.last_session
         save_preferences(self.prefs)
-        self.statusBar().showMessage("Benchmark finished", 10_000)
-        self.refresh_results(session_id)
+        cancelled = self.session.last_run is not None and self.session.last_run.cancelled
+        self.statusBar().showMessage("Benchmark cancelled" if cancelled else "Benchmark finished", 10_000)
 
     # ---------------------------------------------------------------- results
+    @property
+    def catalog(self):  # noqa: ANN201 - Catalog | None
+        return self.session.catalog
+
+    @catalog.setter
+    def catalog(self, catalog) -> None:  # noqa: ANN001
+        self.session.catalog = catalog
+
+    @property
+    def calibration(self):  # noqa: ANN201 - Calibration | None
+        return self.session.calibration
+
+    @calibration.setter
+    def calibration(self, calibration) -> None:  # noqa: ANN001
+        self.session.calibration = calibration
+
+    @property
+    def profile(self) -> HardwareProfile | None:
+        """The hardware shown (live, reference or file): the session's."""
+        return self.session.profile
+
+    @property
+    def live_profile(self) -> HardwareProfile | None:
+        return self.session.live_profile
+
+    @property
+    def sheet(self):  # noqa: ANN201 - Sheet | None
+        """The sheet shown (the session's)."""
+        return self.session.sheet
+
+    @property
+    def shown_session(self) -> str | None:
+        return self.session.shown_session
+
     def refresh_results(self, session_id: str | None = None) -> None:
-        """Recompute the recommendation of a session in the background, then show it."""
-        session_id = session_id or self.shown_session
-        if not session_id:
-            return
-        self.shown_session = session_id
-        self._refresh_token += 1
-        token = self._refresh_token
-        free = None
-        if self.profile is not None:
-            try:
-        self.queue_panel.set_noisy(result.id, probe_reasons(result))
-                free = self.profile.device(self.request_panel.request().device).free_mib
-            except KeyError:
-                free = None
-        constraints = self.request_panel.request().constraints(free)
-        objective = self.recommendation_panel.current_objective()
-        self.workers.start("Recommendation", workflow.sheet_for_session, session_id, constraints,
-                           objective, self.catalog,
-                           on_result=lambda sheet, t=token: t == self._refresh_token and self.show_sheet(sheet))
+        """Show ``session_id`` (default: the one shown) with its recommendation, recomputed."""
+        if session_id and session_id != self.session.shown_session:
+            self.session.reopen(session_id)
+        else:
+            self.session.refresh()
+
+    def _on_session_event(self, event: str, payload) -> None:  # noqa: ANN001
+        """Mirror the session: compute a stale sheet in a worker, show a new one, clear."""
+        if event == "stale":
+            job = self.session.sheet_job()
+            if job is not None:
+                self.workers.start("Recommendation", job,
+                                   on_result=lambda sheet, g=job.generation: self.session.set_sheet(sheet, g))
+        elif event == "sheet":
+            self.show_sheet(payload)
+        elif event == "cleared":
+            self._clear_results(payload)
+        elif event == "objective":
+            self.recommendation_panel.set_objective(payload.kind)
+        elif event == "sessions":
+            self._load_recent()
 
     def show_sheet(self, sheet) -> None:  # noqa: ANN001 - Sheet
-        self.sheet = sheet
+        """Show the session's sheet: recommendation, Pareto, memory, loss curves, latency."""
         view = present(sheet)
         self.recommendation_panel.set_recommendation(sheet.recommendation)
         self.plots.pareto.set_points(view.points)
@@ -344,6 +389,30 @@ class MainWindow(QMainWindow):
             for model_id, losses in view.losses.items():
                 self.plots.loss.set_curve(model_id, losses)
         self.sig_results_shown.emit(sheet)
+
+    def _clear_results(self, session_id: str) -> None:
+        """What was shown was discarded: nothing of it stays on screen."""
+        self.recommendation_panel.set_recommendation(None)
+        self.plots.pareto.set_points([])
+        self.plots.memory.set_rows({})
+        self.plots.loss.clear_curves()
+        self.plots.latency.set_samples("", [])
+        if not self.run.running:
+            self.queue_panel.clear()
+        self.sig_results_shown.emit(None)
+
+    def _load_recent(self) -> None:
+        self.workers.start("Reading recent sessions", self.session.recent_sessions,
+                           on_result=lambda recent: setattr(self, "recent", recent))
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        if not self.recent:
+            self.recent_menu.addAction("No sessions yet").setEnabled(False)
+        for summary in self.recent:
+            action = self.recent_menu.addAction(summary.label())
+            action.setToolTip(f"{summary.result_count} probe results; session {summary.id}")
+            action.triggered.connect(lambda _=False, sid=summary.id: workflow.reopen(self, sid))
 
     def open_sheets_dialog(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self, "Open recommendation sheets", str(Path.home()),

@@ -16,6 +16,7 @@ import dataclasses
 import datetime as _dt
 import json
 import sqlite3
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,21 +147,47 @@ class ResultStore:
             conn.close()
 
     def _migrate(self) -> None:
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode = WAL")
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise SelectorError(
-                    f"the results database {self.path} has schema version {version}, newer than "
-                    f"this selector understands ({SCHEMA_VERSION}); update selector"
-                )
-        for number in range(version, SCHEMA_VERSION):
+        version = self._use_wal()
+        if version > SCHEMA_VERSION:
+            raise SelectorError(
+                f"the results database {self.path} has schema version {version}, newer than "
+                f"this selector understands ({SCHEMA_VERSION}); update selector"
+            )
+        while version < SCHEMA_VERSION:
             with self._connect() as conn:
-                conn.execute("BEGIN")  # DDL too: a migration applies whole or not at all
-                for statement in MIGRATIONS[number].split(";"):
+                # The write lock first, then the version again: of several selectors opening a
+                # new file at once, one migrates and the others wait (busy timeout), then skip.
+                conn.execute("BEGIN IMMEDIATE")  # DDL too: a migration applies whole or not at all
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version >= SCHEMA_VERSION:
+                    break
+                for statement in MIGRATIONS[version].split(";"):
                     if statement.strip():
                         conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number + 1}")
+                conn.execute(f"PRAGMA user_version = {version + 1}")
+            version += 1
+
+    def _use_wal(self, wait_s: float = 30.0) -> int:
+        """Put the file in WAL mode (kept in the file) and return its schema version.
+
+        Switching to WAL needs the file to itself, and SQLite answers "database is locked" at
+        once rather than wait out the busy timeout, so a selector that opens a new file while
+        another does retries for up to ``wait_s`` seconds.
+        """
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                with self._connect() as conn:
+                    mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+                    if str(mode).lower() != "wal":
+                        conn.execute("PRAGMA journal_mode = WAL")
+                    return conn.execute("PRAGMA user_version").fetchone()[0]
+            except SelectorError as err:
+                cause = err.__cause__
+                if not (isinstance(cause, sqlite3.OperationalError) and "locked" in str(cause)
+                        and time.monotonic() < deadline):
+                    raise
+            time.sleep(0.02)
 
     @property
     def schema_version(self) -> int:
