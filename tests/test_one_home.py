@@ -197,3 +197,17 @@ def test_export_and_the_app_session_read_a_session_with_the_same_free_memory(tmp
     assert shown.recommendation.constraints.free_memory_mib == 3 * 1024, "the GUI reads it as export does"
     app.show_models([entry.id])
     assert app.constraints().free_memory_mib == 20 * 1024, "an unprobed 'what fits' uses now"
+
+
+def test_the_recommendation_calls_a_need_within_the_margin_tight_as_the_badges_do():
+    from selector.core.recommend import Candidate, Constraints, Figure
+    from selector.core.recommend.checks import assess
+
+    def need(mib):
+        return Candidate("m", inference_memory=[Figure(mib, "measured", "MiB", batch=1, device="cpu")])
+
+    con = Constraints(free_memory_mib=1000)
+    assert fit_status(950, 1000) == TIGHT
+    assert "(tight: within the 10% safety margin)" in assess(need(950), con, None).passes[0]
+    assert "tight" not in assess(need(500), con, None).passes[0]
+    assert assess(need(1001), con, None).rejected

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from selector.core.estimate.fit import MARGIN, TIGHT, fit_status
 from selector.core.recommend.candidate import ESTIMATED, MEASURED, Candidate, Figure
 from selector.core.recommend.result import FINETUNE, Accuracy, Constraints
 from selector.core.units import fmt_mib, fmt_ms
@@ -231,6 +232,8 @@ def _check_memory(a: Assessment, con: Constraints) -> None:
         a.overshoot = max(a.overshoot, a.memory.value / max(limit, 1e-9))
         if a.memory.source != MEASURED:
             a.rejected_on_estimate.append("memory")
+    elif fit_status(a.memory.value, limit) == TIGHT:
+        a.passes.append(f"{text}, {limit_text} (tight: within the {MARGIN:.0%} safety margin)")
     else:
         a.passes.append(f"{text}, {limit_text}")
 
