@@ -187,3 +187,69 @@ def test_hashing_tokenizer_is_stable_and_inside_the_vocabulary():
     assert ((ids >= 0) & (ids < 5000)).all()
     assert tok.token_ids("Hello") == tok.token_ids("hello")
     assert tok(["x"])["input_ids"].tolist() == tok(["x"])["input_ids"].tolist()
+
+
+def test_a_field_past_the_csv_limit_is_a_data_error_naming_the_line(tmp_path):
+    import csv
+
+    path = tmp_path / "long.csv"
+    path.write_text("text,label\nshort,a\n\"" + "x" * (csv.field_size_limit() + 10) + "\",b\n")
+    with pytest.raises(DataError) as err:
+        load_dataset(DatasetSpec(str(path)))
+    message = str(err.value)
+    assert message.startswith("long.csv, line 3: a field longer than")
+    assert "quote" in message and "\n" not in message
+
+
+def test_a_text_column_is_never_taken_for_the_label(tmp_path):
+    # 'text' has three short repeated values: by shape alone it looked like a label column,
+    # and the ids were then fine-tuned on as if they were the text.
+    path = tmp_path / "ids.csv"
+    path.write_text("text,id\n" + "".join(f"row number {i % 3},{i}\n" for i in range(20)))
+    with pytest.raises(DataError) as err:
+        load_dataset(DatasetSpec(str(path)))
+    message = str(err.value)
+    assert "no usable label column: found 'text', 'id'" in message
+    assert "'label'" in message and "--label-column" in message
+
+
+def test_files_that_are_not_text_or_not_regular_are_refused(tmp_path):
+    import os
+    import socket
+
+    binary = tmp_path / "blob.csv"
+    binary.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(DataError, match="blob.csv is not a text file"):
+        load_dataset(DatasetSpec(str(binary)))
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)  # reading it would block until some program writes to it
+    with pytest.raises(DataError, match=r"pipe.csv is a named pipe \(FIFO\)"):
+        load_dataset(DatasetSpec(str(fifo)))
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.bind(str(tmp_path / "s.csv"))
+        with pytest.raises(DataError, match="s.csv is a socket"):
+            load_dataset(DatasetSpec(str(tmp_path / "s.csv")))
+    finally:
+        sock.close()
+    with pytest.raises(DataError, match="/dev/null is a device file"):
+        load_dataset(DatasetSpec("/dev/null"))
+
+
+def test_utf16_text_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "excel.tsv"
+    path.write_bytes("text\tlabel\ngrand café\tpos\nbad\tneg\nfine\tpos\nawful\tneg\n".encode("utf-16"))
+    data = load_dataset(DatasetSpec(str(path)))
+    assert data.encoding == "utf-16" and data.items[0] == "grand café"
+
+
+@pytest.mark.parametrize("holdout", [2, 1, -0.1, float("nan")])
+def test_holdout_outside_zero_to_one_is_refused_before_reading(holdout):
+    with pytest.raises(DataError, match="held-out fraction must be at least 0 and below 1"):
+        load_dataset(DatasetSpec("sample", holdout=holdout))
+
+
+@pytest.mark.parametrize("max_items", [0, 3, -1])
+def test_too_small_a_sample_limit_is_refused(max_items):
+    with pytest.raises(DataError, match="sample limit must be a whole number of at least 4"):
+        load_dataset(DatasetSpec("sample", max_items=max_items))

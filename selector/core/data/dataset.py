@@ -11,6 +11,9 @@ class) raises :class:`DataError` with a message saying what to do.
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,8 @@ from selector.core.errors import SelectorError
 IMAGE = "image"
 TEXT = "text"
 SAMPLE = "sample"
+MIN_ITEMS = 4
+"""The smallest ``max_items``: two classes of two samples (one to train on, one held out)."""
 
 
 class DataError(SelectorError):
@@ -50,6 +55,22 @@ class DatasetSpec:
     @property
     def is_sample(self) -> bool:
         return self.source.strip().lower() in (SAMPLE, "sample:image", "sample:text")
+
+    def check(self) -> None:
+        """``DataError`` for settings no probe can use, before any file is read: the holdout
+        must be a fraction in [0, 1), ``max_items`` at least :data:`MIN_ITEMS`, and the source
+        ``sample``, a regular file or a folder (see :func:`check_source`)."""
+        holdout = self.holdout
+        if isinstance(holdout, bool) or not isinstance(holdout, (int, float)) or not (
+                math.isfinite(holdout) and 0 <= holdout < 1):
+            raise DataError(f"the held-out fraction must be at least 0 and below 1 "
+                            f"(0.2 holds out 20 % of each class), not {holdout}")
+        if self.max_items is not None and (isinstance(self.max_items, bool) or not isinstance(
+                self.max_items, int) or self.max_items < MIN_ITEMS):
+            raise DataError(f"the sample limit must be a whole number of at least {MIN_ITEMS} "
+                            f"(two classes of two samples), not {self.max_items}")
+        if not self.is_sample:
+            check_source(self.source)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -112,10 +133,34 @@ class LoadedDataset:
         }
 
 
+def check_source(source: str) -> Path:
+    """The data path, if it is a folder or a regular file that can be read; else ``DataError``.
+
+    Anything else is refused before it is opened: reading a named pipe blocks until some other
+    program writes to it, and a device or socket is not data.
+    """
+    path = Path(source).expanduser()
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise DataError(f"no such file or folder: {path}") from None
+    except OSError as err:
+        raise DataError(f"cannot read {path}: {err.strerror or err}") from None
+    if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+                else "a device file" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+        raise DataError(f"{path} is {kind}: data must be a folder of images, a .csv/.tsv/.jsonl "
+                        "file, or 'sample'")
+    if not os.access(path, os.R_OK | (os.X_OK if stat.S_ISDIR(mode) else 0)):
+        raise DataError(f"cannot read {path}: permission denied")
+    return path
+
+
 def load_dataset(spec: DatasetSpec, task: str | None = None) -> LoadedDataset:
     """Read the data ``spec`` names and split it. ``task`` (the model's) picks the sample kind."""
     from selector.core.data.split import stratified_split, subsample
 
+    spec.check()
     modality = spec.modality
     if spec.is_sample:
         from selector.core.data import sample
@@ -127,9 +172,7 @@ def load_dataset(spec: DatasetSpec, task: str | None = None) -> LoadedDataset:
         data = (sample.sample_texts(spec.sample_per_class, spec.seed) if modality == TEXT
                 else sample.sample_images(spec.sample_per_class, spec.seed))
     else:
-        path = Path(spec.source).expanduser()
-        if not path.exists():
-            raise DataError(f"no such file or folder: {path}")
+        path = check_source(spec.source)
         if modality == "auto":
             modality = IMAGE if path.is_dir() else TEXT
         _check_task(spec.source, modality, task)

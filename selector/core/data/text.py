@@ -23,7 +23,13 @@ MAX_LABEL_CHARS = 40
 
 
 def decode_bytes(raw: bytes) -> tuple[str, str, str | None]:
-    """``(text, encoding, note)``: UTF-8 (with or without BOM), else Windows-1252, else Latin-1."""
+    """``(text, encoding, note)``: UTF-8 (with or without BOM), UTF-16 with a BOM (Excel's
+    "Unicode text"), else Windows-1252, else Latin-1."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16"), "utf-16", None
+        except UnicodeDecodeError:
+            pass
     try:
         return raw.decode("utf-8-sig"), "utf-8", None
     except UnicodeDecodeError as err:
@@ -44,6 +50,9 @@ def read_text_file(path: Path, text_column: str | None = None,
         raw = path.read_bytes()
     except OSError as err:
         raise DataError(f"cannot read {path}: {err.strerror or err}") from err
+    if b"\x00" in raw[:65536] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError(f"{path.name} is not a text file (it holds NUL bytes); "
+                        "use a UTF-8 .csv, .tsv or .jsonl file")
     content, encoding, note = decode_bytes(raw)
     data = LoadedDataset(TEXT, str(path), [], [], [], encoding=encoding)
     if note:
@@ -52,7 +61,8 @@ def read_text_file(path: Path, text_column: str | None = None,
     if suffix in (".jsonl", ".ndjson", ".json"):
         records, columns = _read_json(content, data, whole=suffix == ".json")
     elif suffix in (".csv", ".tsv", ".tab", ".txt"):
-        records, columns = _read_delimited(content, "\t" if suffix in (".tsv", ".tab") else None)
+        records, columns = _read_delimited(path.name, content,
+                                           "\t" if suffix in (".tsv", ".tab") else None)
     else:
         raise DataError(f"{path.name}: unsupported text file type {suffix!r}; use .csv, .tsv or .jsonl")
     if not records:
@@ -123,19 +133,31 @@ def _read_json(content: str, data: LoadedDataset, whole: bool) -> tuple[list[dic
     return records, columns
 
 
-def _read_delimited(content: str, delimiter: str | None) -> tuple[list[dict], list[str]]:
+def _read_delimited(name: str, content: str, delimiter: str | None) -> tuple[list[dict], list[str]]:
     if delimiter is None:
         try:
             delimiter = csv.Sniffer().sniff(content[:65536], delimiters=",;\t|").delimiter
         except csv.Error:
             delimiter = ","
     reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
-    rows = [row for row in reader if any(cell.strip() for cell in row)]
+    try:
+        rows = [row for row in reader if any(cell.strip() for cell in row)]
+    except csv.Error as err:
+        raise DataError(_csv_error(name, reader.line_num, err)) from None
     if not rows:
         return [], []
     header = [h.strip() or f"column {i + 1}" for i, h in enumerate(rows[0])]
     records = [{header[i]: cell for i, cell in enumerate(row[: len(header)])} for row in rows[1:]]
     return records, header
+
+
+def _csv_error(name: str, line: int, err: csv.Error) -> str:
+    """One line for a file the csv reader gives up on (it reports the line it had reached)."""
+    if "field larger than field limit" in str(err):
+        return (f"{name}, line {line}: a field longer than {csv.field_size_limit():,} characters "
+                "(the CSV reader's limit); most often a quote (\") that is never closed, so the "
+                "rest of the file reads as one field: check the quoting, or shorten that text")
+    return f"{name}, line {line}: not readable as CSV ({err})"
 
 
 def choose_columns(name: str, records: list[dict], columns: list[str], text_column: str | None,
@@ -148,13 +170,14 @@ def choose_columns(name: str, records: list[dict], columns: list[str], text_colu
     lowered = {c.lower(): c for c in columns}
     label = label_column or next(
         (lowered[n] for n in LABEL_NAMES if n in lowered and lowered[n] != text_column), None)
-    if label is None:
-        label = _label_by_shape(records, [c for c in columns if c != text_column])
+    if label is None:  # by shape, but never a column whose name says it holds the text
+        label = _label_by_shape(records, [c for c in columns if c != text_column
+                                          and c.lower() not in TEXT_NAMES])
     if label is None:
         raise DataError(
-            f"{name} has no usable label column (columns: {shown}). A label column holds the class "
-            "of each row, with a few distinct values; name it with --label-column "
-            "(in the app: Label column), or call it 'label'"
+            f"{name} has no usable label column: found {shown}; expected one named "
+            f"{', '.join(repr(n) for n in LABEL_NAMES[:4])} (or like them) or a column of a few "
+            "distinct short values, or name it with --label-column (in the app: Label column)"
         )
     text = text_column or next((lowered[n] for n in TEXT_NAMES if n in lowered and lowered[n] != label), None)
     if text is None:
