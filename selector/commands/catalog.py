@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from typing import Iterator
 
 NAME = "catalog"
 HELP = "build the model catalog snapshot, add/remove local models, show an entry"
@@ -31,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     again.add_argument("--failed", action="store_true",
                        help="measure again the models that failed in the snapshot at --out")
     build.add_argument("--quiet", action="store_true", help="no progress output")
+    build.add_argument("--watch-stdin", action="store_true", help=argparse.SUPPRESS)
+    """The app that starts a build passes a pipe as stdin: its end (EOF) stops the build."""
     add = sub.add_parser("add", help="add a local model folder or checkpoint file")
     add.add_argument("path", metavar="PATH", help="Hugging Face folder (config.json + safetensors) "
                      "or a timm checkpoint folder/file")
@@ -67,6 +71,7 @@ def _build(args: argparse.Namespace) -> int:
     import sys
     import time
 
+    from selector.core.catalog.buildlock import BuildLock
     from selector.core.catalog.snapshot import build_snapshot
     from selector.core.errors import SelectorError
 
@@ -86,15 +91,20 @@ def _build(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 0:
         raise SelectorError("--limit must be 0 or more")
-    try:
-        if args.remeasure or args.failed:
-            report = _remeasure(out, args, progress)
-        else:
-            report = build_snapshot(out, limit=args.limit, jobs=args.jobs, timeout=args.timeout,
-                                    with_activation=not args.no_activation, include_text=not args.no_text,
-                                    progress=progress)
-    except OSError as err:
-        raise SelectorError(f"cannot write the snapshot {out}: {err}") from err
+    if args.jobs < 0:
+        raise SelectorError("--jobs must be 0 or more")
+    if not args.timeout > 0:
+        raise SelectorError("--timeout must be more than 0 seconds")
+    with BuildLock(), _stopped_by_signals(args.watch_stdin):
+        try:
+            if args.remeasure or args.failed:
+                report = _remeasure(out, args, progress)
+            else:
+                report = build_snapshot(out, limit=args.limit, jobs=args.jobs, timeout=args.timeout,
+                                        with_activation=not args.no_activation, include_text=not args.no_text,
+                                        progress=progress)
+        except OSError as err:
+            raise SelectorError(f"cannot write the snapshot {out}: {err}") from err
     print(f"wrote {report.path}: {report.entries} entries, {report.measured} measured, "
           f"{len(report.failures)} with a failed measurement, in {report.seconds:.0f} s")
     for model_id, why in list(report.failures.items())[:20]:
@@ -102,6 +112,41 @@ def _build(args: argparse.Namespace) -> int:
     if len(report.failures) > 20:
         print(f"  ... and {len(report.failures) - 20} more (listed in the snapshot's 'failures')")
     return 0
+
+
+@contextlib.contextmanager
+def _stopped_by_signals(watch_stdin: bool) -> Iterator[None]:
+    """SIGTERM (and, with ``watch_stdin``, the end of stdin) ends the build as Ctrl-C does:
+    the exception unwinds through the worker pool, which kills its workers, and the lock is
+    released. Nothing is written: the snapshot is only written whole, at the end."""
+    import os
+    import signal
+    import sys
+    import threading
+
+    done = threading.Event()
+
+    def stop(signum: int, _frame: object) -> None:
+        print(f"selector: catalog build stopped ({signal.Signals(signum).name})", file=sys.stderr, flush=True)
+        raise SystemExit(128 + signum)
+
+    def watch() -> None:
+        try:  # raw reads: a buffered reader's lock would stall the interpreter's shutdown
+            while os.read(sys.stdin.fileno(), 4096):
+                pass
+        except OSError:
+            pass
+        if not done.is_set():
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    if watch_stdin:
+        threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    try:
+        yield
+    finally:
+        done.set()
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _remeasure(out, args: argparse.Namespace, progress):  # noqa: ANN001, ANN202
@@ -144,9 +189,11 @@ def _count(value) -> str:  # noqa: ANN001
 def _show(args: argparse.Namespace) -> int:
     import json
 
+    from selector.core.catalog.retrace import retrace_here
     from selector.core.models import resolve_model
 
     entry = resolve_model(args.spec)
+    retrace_here(entry)  # a profile from an older tracer is traced again (cached per entry)
     data = entry.to_dict()
     if args.json:
         print(json.dumps(data, indent=2))
@@ -165,7 +212,10 @@ def _info(args: argparse.Namespace) -> int:
     catalog = load_catalog()
     print(f"snapshot   {catalog.path or '(none)'}")
     print(f"built      {catalog.built_at or '?'} with {catalog.versions}")
-    print(f"installed  {installed_versions()}" + ("  (stale: run `selector catalog build`)" if catalog.stale else ""))
+    print(f"installed  {installed_versions()}")
+    if catalog.stale:
+        print("           (other versions than the snapshot's: it is used as it is, and an entry is "
+              "re-traced when shown or probed; `selector catalog build` rebuilds it whole)")
     entries = list(catalog)
     print(f"entries    {len(entries)}: {sum(e.is_vision for e in entries)} vision, "
           f"{sum(e.is_text for e in entries)} text, {sum(e.source == 'local' for e in entries)} local; "

@@ -41,6 +41,7 @@ from selector.core.results.record import ProbeStatus
 from selector.ui import workflow
 from selector.ui.about import show_about
 from selector.ui.banner import MessageBanner
+from selector.ui import catalog_build_controller as upkeep
 from selector.ui.catalog_view import CatalogView
 from selector.ui.compare_view import CompareView
 from selector.ui.download_controller import DownloadBar, DownloadController
@@ -94,8 +95,9 @@ class MainWindow(QMainWindow):
         self._restore_layout()
         self._start_heartbeat()
         self.load_source(_source_from_arg(profile_source))
+        self.statusBar().showMessage("Loading the catalog…")
         self.workers.start("Loading the catalog", workflow.load_catalog_quietly,
-                           on_result=self._on_catalog)
+                           on_yield=self._on_startup_step)
 
     # ----------------------------------------------------------------- layout
     def _build(self) -> None:
@@ -162,6 +164,11 @@ class MainWindow(QMainWindow):
         self.downloads = DownloadController(self.workers, self.download_bar, self.catalog_view, self.banner,
                                             parent=self)
         self.downloads.sig_note.connect(lambda text: self.statusBar().showMessage(text, 10_000))
+        self.retrace = upkeep.RetraceController(self.workers, self.catalog_view, parent=self)
+        self.build_bar = DownloadBar()
+        self.statusBar().addPermanentWidget(self.build_bar)
+        self.catalog_build = upkeep.CatalogBuildController(self.workers, self.build_bar, parent=self)
+        self.catalog_build.sig_finished.connect(lambda ok, text: upkeep.catalog_built(self, ok, text))
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -195,6 +202,7 @@ class MainWindow(QMainWindow):
         self.action_download = _action(self, "&Download weights of selected models", "Ctrl+D",
                                        self.catalog_view.request_download)
         self.action_cancel_download = _action(self, "Cancel &download", None, self.downloads.cancel)
+        self.action_rebuild_catalog = _action(self, "&Rebuild catalog…", None, lambda: upkeep.rebuild_catalog(self))
         for action in (self.action_benchmark, self.action_cancel_all, None, self.action_download,
                        self.action_cancel_download, None, self.action_rebuild_catalog):
             run_menu.addSeparator() if action is None else run_menu.addAction(action)
@@ -263,8 +271,15 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Saved hardware profile to {path}", 5000)
 
     # ---------------------------------------------------------------- catalog
-    def _on_catalog(self, loaded) -> None:  # noqa: ANN001 - (Catalog, Calibration | None)
-        self.catalog, self.calibration = loaded
+    def _on_startup_step(self, step) -> None:  # noqa: ANN001 - (what, value), see load_catalog_quietly
+        if step[0] == "catalog":
+            self._on_catalog(step[1])
+        else:
+            upkeep.startup_step(self, *step)
+
+    def _on_catalog(self, catalog) -> None:  # noqa: ANN001 - Catalog
+        self.catalog = catalog
+        self.statusBar().showMessage(f"Catalog: {len(catalog)} models", 10_000)
         self.catalog_view.set_entries(list(self.catalog))
         for problem in self.catalog.problems:
             self.banner.show_message(problem, level="warning")
@@ -288,6 +303,7 @@ class MainWindow(QMainWindow):
         self._selecting = True
         try:
             self.catalog_view.select_model(model_id)
+            self.retrace.request(self.catalog.entries.get(model_id) if self.catalog else None)
             self.plots.pareto.select_model(model_id)
             self.recommendation_panel.select_model(model_id)
             samples = present(self.sheet).latency_samples.get(model_id, []) if self.sheet else []
@@ -480,6 +496,8 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self._heartbeat.stop()
         self.downloads.cancel()
+        self.catalog_build.shutdown()
+        self.retrace.shutdown()
         self.run.shutdown()
         start = time.monotonic()
         self.workers.shutdown()

@@ -10,7 +10,7 @@ import json
 import logging
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDialog, QFileDialog
@@ -29,26 +29,28 @@ EXPORT_FILTERS = ("PDF (*.pdf);;HTML, self-contained (*.html);;Markdown (*.md);;
 
 
 # ------------------------------------------------------------------- start-up
-def load_catalog_quietly() -> tuple[Any, Any]:
-    """The catalog (from its snapshot) and the cached CPU calibration, in a worker thread.
+def load_catalog_quietly() -> Iterator[tuple[str, Any]]:
+    """Start-up, in a worker, in two steps, so the table never waits on the calibration.
 
-    A calibration is made (a few seconds of torch work) only when none is cached; a stale
-    catalog is refreshed in a background process, never blocking anything.
+    Yields ``("catalog", Catalog)`` first (the snapshot loads in a fraction of a second), then
+    ``("calibrating", None)`` when no CPU calibration is cached and one is measured now (tens
+    of seconds of torch work on a new machine), then ``("calibration", Calibration | None)``.
+    A snapshot built with other timm/transformers versions is used as it is: nothing is
+    rebuilt here; the entries a user looks at are re-traced one by one (``catalog.retrace``).
     """
-    from selector.core.catalog.catalog import load_catalog, refresh_catalog_in_background
-    from selector.core.estimate.calibration import get_calibration
+    from selector.core.catalog.catalog import load_catalog
+    from selector.core.estimate.calibration import get_calibration, load_calibration
 
-    catalog = load_catalog()
-    if catalog.stale and catalog.path:
-        refresh_catalog_in_background()
-        catalog.problems.append("the catalog was built with other timm/transformers versions; "
-                                "it is being refreshed in the background")
+    yield "catalog", load_catalog()
     try:
-        calibration = get_calibration(run_if_missing=True)
+        calibration = load_calibration()
+        if calibration is None:
+            yield "calibrating", None
+            calibration = get_calibration(run_if_missing=True)
     except Exception:  # noqa: BLE001 - latency estimates are optional
         log.exception("CPU calibration failed; latency estimates are off")
         calibration = None
-    return catalog, calibration
+    yield "calibration", calibration
 
 
 @lru_cache(maxsize=1)

@@ -25,7 +25,11 @@ def tiny_catalog(monkeypatch):
     broken.id, broken.architecture = "broken_model", "no_such_architecture_anywhere"
     entries.append(broken)
     catalog = Catalog({e.id: e for e in entries})
-    monkeypatch.setattr(workflow, "load_catalog_quietly", lambda: (catalog, None))
+    def steps():  # as load_catalog_quietly yields them
+        yield "catalog", catalog
+        yield "calibration", None
+
+    monkeypatch.setattr(workflow, "load_catalog_quietly", steps)
     return catalog
 
 

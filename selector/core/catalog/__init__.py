@@ -5,7 +5,7 @@ entry up; local models are added with ``catalog.local.add_local_model``; the sna
 built by ``catalog.snapshot.build_snapshot`` (``selector catalog build``).
 """
 
-from selector.core.catalog.catalog import Catalog, load_catalog, refresh_catalog_in_background
+from selector.core.catalog.catalog import Catalog, load_catalog
 from selector.core.catalog.entry import TEXT, VISION, CatalogEntry
 
-__all__ = ["TEXT", "VISION", "Catalog", "CatalogEntry", "load_catalog", "refresh_catalog_in_background"]
+__all__ = ["TEXT", "VISION", "Catalog", "CatalogEntry", "load_catalog"]

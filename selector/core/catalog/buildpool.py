@@ -5,6 +5,10 @@ and then measures one network per task. The parent hands out tasks, waits on the
 kills a worker whose task runs past ``timeout``; a worker that dies or is killed costs only
 its task, which is recorded as failed, and a new worker takes its place. This is the
 pattern of timm's ``bulk_runner.py``: one bad model is one failed row.
+
+Workers never outlive the build: an interrupted ``run_tasks`` (Ctrl-C, or SIGTERM turned
+into an exception by the caller) kills them before it returns, and a worker whose parent
+died ends itself (it watches the parent's sentinel).
 """
 
 from __future__ import annotations
@@ -47,7 +51,31 @@ def measure_task(task: Task) -> dict[str, Any]:
         return {"error": "unexpected: " + short_error(err)}
 
 
+def _die_with_parent() -> None:
+    """Exit as soon as the parent process is gone, even in the middle of a task.
+
+    Ctrl-C in a terminal reaches the whole process group: the worker ignores it and the
+    parent, which handles it, stops its workers. A parent killed outright (SIGKILL) closes
+    the sentinel pipe, and this thread ends the worker.
+    """
+    import signal
+    import threading
+
+    if hasattr(signal, "SIGINT"):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = mp.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        os._exit(3)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _worker_main(conn: Connection) -> None:
+    _die_with_parent()
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import warnings
@@ -69,8 +97,12 @@ def _worker_main(conn: Connection) -> None:
         conn.send((task.key, measure_task(task)))
 
 
-class _Slot:
-    def __init__(self, ctx: Any) -> None:
+class Worker:
+    """One spawned measuring process; ``measure`` for one task at a time, ``stop`` when done."""
+
+    def __init__(self, ctx: Any = None) -> None:
+        ctx = ctx or mp.get_context("spawn")
+        self.conn: Any
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_worker_main, args=(child,), daemon=True)
         self.process.start()
@@ -81,6 +113,24 @@ class _Slot:
     def send(self, task: Task) -> None:
         self.task, self.started = task, time.monotonic()
         self.conn.send(task)
+
+    def measure(self, task: Task, timeout: float) -> dict[str, Any]:
+        """The task's result; ``{"error": ...}`` when the worker died or ran past ``timeout`` s
+        (the worker is then killed: start a new one for the next task)."""
+        self.send(task)
+        try:
+            ready = self.conn.poll(timeout)
+            result = self.conn.recv()[1] if ready else {"error": f"timed out after {timeout:g} s"}
+        except (EOFError, OSError):
+            ready, result = False, {"error": f"worker crashed (exit code {self.process.exitcode})"}
+        self.task = None
+        if not ready:
+            self.stop(kill=True)
+        return result
+
+    @property
+    def alive(self) -> bool:
+        return self.process.is_alive()
 
     def stop(self, kill: bool = False) -> None:
         if kill:
@@ -95,6 +145,7 @@ class _Slot:
             self.process.kill()
             self.process.join()
         self.conn.close()
+
 
 
 def run_tasks(
@@ -113,21 +164,26 @@ def run_tasks(
             if progress:
                 progress(i, total, task.name)
         return results
+    if not tasks:
+        return results
     ctx = mp.get_context("spawn")
     pending = deque(tasks)
-    slots = [_Slot(ctx) for _ in range(max(1, min(jobs, total)))]
+    slots = [Worker(ctx) for _ in range(max(1, min(jobs, total)))]
+    finished = False
     try:
         while pending or any(s.task for s in slots):
             for slot in slots:
                 if slot.task is None and pending:
                     slot.send(pending.popleft())
-            busy = {s.conn: s for s in slots if s.task is not None}
+            busy: dict[Any, Worker] = {s.conn: s for s in slots if s.task is not None}
             for conn in wait(list(busy), timeout=1.0):
                 slot = busy[conn]
+                current = slot.task
+                assert current is not None
                 try:
-                    key, result = conn.recv()
+                    key, result = slot.conn.recv()
                 except (EOFError, OSError):
-                    key, result = slot.task.key, {"error": f"worker crashed (exit code {slot.process.exitcode})"}
+                    key, result = current.key, {"error": f"worker crashed (exit code {slot.process.exitcode})"}
                     slots[slots.index(slot)] = _replace(slot, ctx)
                 else:
                     slot.task = None
@@ -141,14 +197,15 @@ def run_tasks(
                     if progress:
                         progress(len(results), total, slot.task.name)
                     slots[i] = _replace(slot, ctx)
-    finally:
+        finished = True
+    finally:  # interrupted (Ctrl-C, SIGTERM): kill the workers, their tasks are lost anyway
         for slot in slots:
-            slot.stop()
+            slot.stop(kill=not finished)
     return results
 
 
-def _replace(slot: _Slot, ctx: Any) -> _Slot:
+def _replace(slot: Worker, ctx: Any) -> Worker:
     """A fresh worker in place of one that hung or died."""
     slot.task = None
     slot.stop(kill=True)
-    return _Slot(ctx)
+    return Worker(ctx)

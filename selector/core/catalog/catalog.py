@@ -3,9 +3,11 @@
 ``load_catalog()`` reads a prebuilt snapshot (no torch, timm or transformers import) and so
 answers in a fraction of a second. It prefers a snapshot refreshed into ``cache_dir()``
 when that one matches the installed timm and transformers, and otherwise uses the one
-shipped in ``resources/catalog``; when the installed versions differ from the snapshot's,
-``catalog.stale`` is True and ``refresh_catalog_in_background()`` rebuilds it in a child
-process (never at start-up: the caller decides when).
+shipped in ``resources/catalog``. When the installed versions differ from the snapshot's,
+``catalog.stale`` is True and the snapshot is still used as it is: a library update is no
+reason to re-measure 1,850 models. The few entries a user looks at or probes are re-traced
+one by one (``retrace``); a full rebuild runs only when the user asks for it
+(``selector catalog build``, or the GUI's Catalog menu, see ``rebuild``).
 """
 
 from __future__ import annotations
@@ -14,14 +16,11 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
 from selector.core.catalog.entry import CatalogEntry
 from selector.core.errors import SelectorError
 from selector.core.paths import cache_dir, resource
-
-if TYPE_CHECKING:  # pragma: no cover
-    import subprocess
 
 SNAPSHOT_NAME = "catalog.json.gz"
 TRACKED_PACKAGES = ("timm", "transformers")
@@ -280,37 +279,3 @@ def mark_cached(catalog: Catalog) -> None:
             if entry.id in HUB_ALIASES:
                 names.add(HUB_ALIASES[entry.id])
             entry.weights_cached = any(name in cached for name in names if name)
-
-
-def refresh_catalog_in_background(
-    *, jobs: int = 1, out: str | Path | None = None, build_args: list[str] | None = None
-) -> "subprocess.Popen":
-    """Rebuild the snapshot into ``cache_dir()`` in a low-priority child process.
-
-    Returns the process; its output goes to ``cache_dir()/catalog-refresh.log``. Later
-    ``load_catalog()`` calls pick the refreshed file up once it exists and matches the
-    installed libraries. The build writes atomically, so a half-done refresh is never read.
-    ``build_args`` are extra ``selector catalog build`` options (``--limit``, for tests).
-    """
-    import subprocess
-
-    target = Path(out) if out is not None else refreshed_snapshot_path()
-    if getattr(sys, "frozen", False):
-        command = [sys.executable]
-    else:
-        command = [sys.executable, "-m", "selector"]
-    command += ["catalog", "build", "--out", str(target), "--jobs", str(jobs), "--quiet", *(build_args or [])]
-    log = open(cache_dir() / "catalog-refresh.log", "w", encoding="utf-8")  # noqa: SIM115
-    kwargs: dict = {"stdout": log, "stderr": subprocess.STDOUT, "stdin": subprocess.DEVNULL}
-    if sys.platform == "win32":
-        kwargs["creationflags"] = getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0)
-    else:
-        import shutil
-
-        nice = shutil.which("nice")
-        if nice:
-            command = [nice, "-n", "10", *command]
-    try:
-        return subprocess.Popen(command, **kwargs)
-    finally:
-        log.close()

@@ -240,8 +240,8 @@ def _from_profile(
         input_bytes *= p_scale
     trainable = profile["trainable_param_bytes"] * p_scale
     notes: list[str] = []
-    if "peak_cpu" not in profile["inference"]:
-        notes.append("profile from an earlier tracer (no oneDNN copies or AMP precisions): rebuild the catalog")
+    # a version-1 profile (no oneDNN copies) is used as it is; the catalog re-traces the
+    # entries a user looks at or probes (catalog.retrace)
     if not workload.training:
         points, a_scale = _points(profile["inference"], device_kind, workload, a_scale, notes)
         acts = _envelope(points, b, r, a_scale, 0.0) + input_bytes
