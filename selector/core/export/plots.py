@@ -93,13 +93,13 @@ def accuracy_latency_figure(sheet) -> Any | None:  # noqa: ANN001 - Sheet
                                **style)
                     seen.add(label)
         tuned_kinds = {tuned for *_, tuned in points}
-        points = [(v, x, y) for v, x, y, _ in points]
-        labelled = [p for p in points if p[0].status == "recommended"]
-        labelled += [p for p in points if p[0].status == "pareto"]
-        if len(points) <= MAX_LABELS:
-            labelled += [p for p in points if p[0].status not in ("recommended", "pareto")]
-        _label_points(ax, [(v.model_id, x, y) for v, x, y in labelled[:MAX_LABELS]], points)
-        front = sorted((x, y) for v, x, y in points if v.status in ("recommended", "pareto"))
+        drawn = [(v, x, y) for v, x, y, _ in points]
+        labelled = [p for p in drawn if p[0].status == "recommended"]
+        labelled += [p for p in drawn if p[0].status == "pareto"]
+        if len(drawn) <= MAX_LABELS:
+            labelled += [p for p in drawn if p[0].status not in ("recommended", "pareto")]
+        _label_points(ax, [(v.model_id, x, y) for v, x, y in labelled[:MAX_LABELS]], drawn)
+        front = sorted((x, y) for v, x, y in drawn if v.status in ("recommended", "pareto"))
         if len(front) > 1:
             fx, fy = zip(*front)
             ax.step(fx, fy, where="post", color=STATUS_STYLE["pareto"][0], alpha=0.5, lw=1.2,
@@ -111,8 +111,8 @@ def accuracy_latency_figure(sheet) -> Any | None:  # noqa: ANN001 - Sheet
         if con.min_accuracy is not None:
             ax.axhline(con.min_accuracy, color="#6a1b9a", ls=":", lw=1,
                        label=f"accuracy floor {con.min_accuracy:g}%")
-        xs = [x for _, x, _ in points]
-        if min(xs) > 0 and max(xs) / min(xs) > 8:
+        lats = [x for _, x, _ in drawn]
+        if min(lats) > 0 and max(lats) / min(lats) > 8:
             ax.set_xscale("log")
         ax.margins(x=0.14, y=0.12)
         ax.set_xlabel(f"p50 latency per batch of {con.batch} (ms) on {con.device}")

@@ -61,9 +61,9 @@ class ProbeSettings:
         return dataclasses.asdict(self)
 
 
-def _checked(cls: type, name: str, value: Any, f: dataclasses.Field) -> Any:
+def _checked(cls: type[ProbeSettings], name: str, value: Any, f: dataclasses.Field) -> Any:
     """``value`` as the field's type, or ``SettingsError`` naming the setting."""
-    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+    default = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
     kind = _TYPES.get((cls.__name__, name)) or type(default)
     where = f"{cls.kind} setting {name!r}"
     if kind is bool:
