@@ -179,6 +179,21 @@ def test_markdown_escapes_and_links_its_plots(written):
     assert md_escape("a|b *c* [x](y) _z_") == "a\\|b \\*c\\* \\[x\\](y) \\_z\\_"
 
 
+@pytest.mark.parametrize("name", ["my sheet.md", "<img src=x onerror=alert(7)>.md", "a(b)c.md"])
+def test_markdown_plot_links_are_encoded_whatever_the_file_name(sheet, tmp_path, name):
+    import re
+    from urllib.parse import unquote
+
+    md_path, *plots = export_sheet(sheet, tmp_path / name, "md")
+    text = md_path.read_text(encoding="utf-8")
+    links = re.findall(r"!\[([^\]]*)\]\(([^)\s]*)\)", text)
+    assert len(links) == len(plots) == 3  # a space or ")" in the name used to end the link
+    for (alt, href), plot in zip(links, plots):
+        assert (md_path.parent / unquote(href)).resolve() == plot.resolve()
+        assert "<" not in href and " " not in href and alt
+    assert "alert(7)" not in text  # the name appears only percent-encoded
+
+
 def test_existing_files_are_kept_without_overwrite(sheet, tmp_path):
     target = tmp_path / "s.json"
     target.write_text("precious")

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from selector.core.errors import SelectorError
 from selector.core.export import plots as _plots
@@ -76,11 +77,17 @@ def render_outputs(sheet: Sheet, path: str | Path, fmt: str | None = None) -> li
         folder = path.with_name(f"{path.stem}-plots")
         figures = _plots.sheet_figures(sheet)
         outputs = [Output(folder / f"{name}.svg", _plots.to_svg(fig)) for name, fig in figures.items()]
-        hrefs = {name: f"{folder.name}/{name}.svg" for name in figures}
+        hrefs = {name: plot_href(folder.name, f"{name}.svg") for name in figures}
         return [Output(path, render_markdown(sheet, hrefs).encode("utf-8")), *outputs]
     from selector.core.export.pdf import render_pdf
 
     return [Output(path, render_pdf(sheet))]
+
+
+def plot_href(folder: str, name: str) -> str:
+    """A relative link to a plot beside the sheet, percent-encoded: the folder is named after
+    the user's file, and a space, ``)`` or ``<`` in it would end the link or start HTML."""
+    return f"{quote(folder, safe='')}/{quote(name, safe='')}"
 
 
 def export_sheet(
@@ -199,7 +206,7 @@ def render_html(sheet: Sheet) -> str:
 
 def render_markdown(sheet: Sheet, plot_hrefs: dict[str, str] | None = None) -> str:
     context = sheet_context(sheet)
-    context["plots"] = [{"title": _plots.PLOT_TITLES[name], "href": href}
+    context["plots"] = [{"title": md_escape(_plots.PLOT_TITLES[name]), "href": href}
                         for name, href in (plot_hrefs or {}).items()]
     text = template_environment(False).get_template("sheet.md.j2").render(context)
     return re.sub(r"\n{3,}", "\n\n", text)
