@@ -18,7 +18,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QLabel, QMessageBox
 
 from selector.core.catalog.entry import CatalogEntry
 from selector.core.catalog.rebuild import BuildProgress, CatalogBuild
@@ -152,13 +152,27 @@ class CatalogBuildController(QObject):
 
 # ------------------------------------------------------------- window steps
 def startup_step(window: "MainWindow", what: str, value: Any) -> None:
-    """The calibration half of start-up (``workflow.load_catalog_quietly``): say what runs."""
+    """The calibration half of start-up (``workflow.load_catalog_quietly``): say what runs,
+    in a label of its own (the status bar's message changes with every hardware update)."""
+    label = calibration_label(window)
     if what == "calibrating":
-        window.statusBar().showMessage("Calibrating this CPU for latency estimates…")
+        label.setText("Calibrating this CPU for latency estimates…")
+        label.show()
         return
+    label.hide()
     window.calibration = value
     window.statusBar().showMessage("Latency estimates ready" if value is not None
                                    else "CPU calibration failed: latency estimates are off", 10_000)
+
+
+def calibration_label(window: "MainWindow") -> QLabel:
+    label = window.statusBar().findChild(QLabel, "calibration_status")
+    if label is None:
+        label = QLabel()
+        label.setObjectName("calibration_status")
+        label.hide()
+        window.statusBar().addPermanentWidget(label)
+    return label
 
 
 def rebuild_catalog(window: "MainWindow") -> None:
