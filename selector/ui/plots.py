@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,23 @@ _PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#
 
 def colour(index: int) -> QColor:
     return QColor(_PALETTE[index % len(_PALETTE)])
+
+
+def _weak_tip(method):  # noqa: ANN001, ANN202
+    """A scatter's ``tip`` that calls ``method`` without keeping its plot alive.
+
+    A plot whose items hold a bound method of the plot is a reference cycle, freed by the cyclic
+    garbage collector, which empties the Python side of the legend's labels before Qt destroys
+    them: pyqtgraph then fails in ``LabelItem.sizeHint`` ("'LabelItem' object has no attribute
+    '_sizeHint'"). Without the cycle a dropped plot is destroyed at once, in Qt's order.
+    """
+    ref = weakref.WeakMethod(method)
+
+    def tip(*args, **kwargs) -> str:  # noqa: ANN002, ANN003
+        bound = ref()
+        return bound(*args, **kwargs) if bound is not None else ""
+
+    return tip
 
 
 @dataclass
@@ -69,7 +87,7 @@ class ParetoPlot(pg.PlotWidget):
 
     def _scatter(self, symbol: str, name: str) -> pg.ScatterPlotItem:
         scatter = pg.ScatterPlotItem(
-            symbol=symbol, hoverable=True, tip=self._tip, hoverPen=pg.mkPen("k", width=2), name=name,
+            symbol=symbol, hoverable=True, tip=_weak_tip(self._tip), hoverPen=pg.mkPen("k", width=2), name=name,
         )
         scatter.sigClicked.connect(self._on_clicked)
         self.addItem(scatter)  # a named item joins the legend by itself
@@ -178,7 +196,7 @@ class MemoryPlot(pg.PlotWidget):
         self.setLabel("bottom", "estimated peak (MiB)")
         self.setLabel("left", "measured peak (MiB)")
         self.diagonal = self.plot([], [], pen=pg.mkPen("#888", style=pg.QtCore.Qt.PenStyle.DashLine))
-        self.scatter = pg.ScatterPlotItem(size=10, hoverable=True, tip=self._tip,
+        self.scatter = pg.ScatterPlotItem(size=10, hoverable=True, tip=_weak_tip(self._tip),
                                           brush=pg.mkBrush(colour(1)))
         self.addItem(self.scatter)
         self._rows: dict[str, tuple[float, float]] = {}

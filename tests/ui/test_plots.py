@@ -89,3 +89,39 @@ def test_pareto_accuracy_is_measured_only_for_a_pretrained_fine_tune():
     sheet.candidate("resnet18.a1_in1k").weights = "architecture-only"
     random_start = {p.model_id: p for p in present(sheet).points}["resnet18.a1_in1k"]
     assert (random_start.accuracy, random_start.accuracy_kind) == (71.5, "published")
+
+
+@pytest.mark.parametrize("cls", [ParetoPlot, LossCurvePlot, MemoryPlot, LatencyDistributionPlot])
+def test_a_dropped_plot_is_freed_at_once_not_by_the_cycle_collector(qtbot, capfd, cls):
+    """A plot whose items hold bound methods of the plot (a scatter's ``tip``) is a reference
+    cycle. The cyclic collector then empties the Python side of its legend labels before Qt
+    destroys them, and pyqtgraph prints "'LabelItem' object has no attribute '_sizeHint'"
+    (the intermittent GUI error: it came whenever the collector reached such a plot)."""
+    import gc
+    import weakref
+
+    plot = cls()
+    plot.resize(400, 300)
+    plot.show()
+    qtbot.waitExposed(plot)
+    if isinstance(plot, ParetoPlot):
+        plot.set_points(points())
+    elif isinstance(plot, LossCurvePlot):
+        plot.append("a", 1, 0.5)
+        plot.append("b", 1, 0.4)
+    elif isinstance(plot, MemoryPlot):
+        plot.set_rows({"a": (100.0, 120.0)})
+    else:
+        plot.set_samples("a", [1.0, 2.0, 3.0] * 5)
+    plot.hide()
+    alive = weakref.ref(plot)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        del plot
+        assert alive() is None, "the plot is in a reference cycle"
+        gc.collect()
+    finally:
+        if was_enabled:
+            gc.enable()
+    assert "_sizeHint" not in capfd.readouterr().err
