@@ -266,3 +266,18 @@ def test_noisy_latency_measurement_is_flagged():
     assert any("a varied by 68% between runs" in n for n in rec.notes)
     assert any(p.kind == "latency" and p.models == ["a"] and "quiet" in p.why
                for p in rec.next_probes)
+
+
+@pytest.mark.parametrize("code", ["timeout", "timed_out"])
+def test_a_failed_probe_reads_as_the_one_status_vocabulary_in_old_and_new_codes(code):
+    from selector.core.recommend.checks import assess
+    from selector.core.results.record import ProbeStatus
+
+    a = cand("a", 80.0, None, probe_status={"latency": code, "finetune": "out_of_memory"},
+             probe_messages={"latency": "killed at the hard timeout of 240 s"})
+    assert a.probe_end("latency") == ProbeStatus.TIMED_OUT and a.probe_end("transfer") is None
+    assert a.probe_end("finetune") == ProbeStatus.OUT_OF_MEMORY
+    checked = assess(a, Constraints(latency_ms=20, memory_mode=FINETUNE, memory_budget_mib=4096), None)
+    assert checked.unknowns == ["latency probe failed (timed out: killed at the hard timeout of 240 s)"]
+    assert checked.failures[0].startswith("fine-tuning ran out of memory (measured)")
+    assert cand("b", probe_status={"latency": "exploded"}).probe_end("latency") is None

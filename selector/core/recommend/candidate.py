@@ -14,6 +14,16 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from selector.core.results.record import ProbeStatus
+
+PROBE_END_CODES = {
+    "ok": ProbeStatus.FINISHED, "oom": ProbeStatus.OUT_OF_MEMORY, "error": ProbeStatus.FAILED,
+    "timeout": ProbeStatus.TIMED_OUT, "cancelled": ProbeStatus.CANCELLED,
+    "refused": ProbeStatus.REFUSED, "no-steps": ProbeStatus.FAILED,
+}
+"""The short codes sheets store in ``Candidate.probe_status`` -> the probe status they mean
+(a crash is stored as ``error``; ``no-steps``: a fine-tune that took no training step)."""
+
 MEASURED = "measured"
 ESTIMATED = "estimated"
 PUBLISHED = "published"
@@ -137,13 +147,28 @@ class Candidate:
     """Fine-tune training loss as (step, loss)."""
     transfer: TransferScore | None = None
     probe_status: dict[str, str] = field(default_factory=dict)
-    """Outcome of each probe run on it, by kind (``latency``, ``finetune``, ``transfer``):
-    ``ok``, ``oom``, ``error``, ``timeout``, ``cancelled``."""
+    """Outcome of each probe run on it, by kind (``latency``, ``finetune``, ``transfer``), in
+    the sheets' short codes (:data:`PROBE_END_CODES`: ``ok``, ``oom``, ``error``, ``timeout``,
+    ``cancelled``, ``refused``, ``no-steps``); read it as a :class:`ProbeStatus` with
+    :meth:`probe_end`."""
     probe_messages: dict[str, str] = field(default_factory=dict)
     """What went wrong, by probe kind, in the probe's words."""
     notes: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ views
+    def probe_end(self, kind: str) -> ProbeStatus | None:
+        """How its ``kind`` probe ended, as the one status vocabulary (None: not probed, or a
+        code no version wrote)."""
+        code = self.probe_status.get(kind)
+        if code is None:
+            return None
+        if code in PROBE_END_CODES:
+            return PROBE_END_CODES[code]
+        try:
+            return ProbeStatus(code)
+        except ValueError:
+            return None
+
     @property
     def has_pretrained_weights(self) -> bool:
         return self.weights != "architecture-only"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from selector.core.estimate.fit import MARGIN, TIGHT, fit_status
 from selector.core.recommend.candidate import ESTIMATED, MEASURED, Candidate, Figure
 from selector.core.recommend.result import FINETUNE, Accuracy, Constraints
+from selector.core.results.record import ProbeStatus
 from selector.core.units import fmt_mib, fmt_ms
 
 FINETUNED = "finetuned"
@@ -35,7 +36,6 @@ METRIC_LABELS = {
     "mnli": "MNLI accuracy",
 }
 _METRIC_PREFERENCE = ("imagenet_top1", "sst2", "glue", "mnli", "imagenet_top5")
-FAILED_PROBE = ("oom", "error", "timeout")
 
 
 @dataclass
@@ -179,10 +179,10 @@ def _check_latency(a: Assessment, con: Constraints) -> None:
             a.passes.append(latency_text(a.latency))
         return
     if a.latency is None:
-        status = c.probe_status.get("latency")
-        if status in FAILED_PROBE:
+        end = c.probe_end("latency")
+        if end is not None and end.bad_end:
             why = c.probe_messages.get("latency", "")
-            a.unknowns.append(f"latency probe failed ({status}{': ' + why if why else ''})")
+            a.unknowns.append(f"latency probe failed ({end.words}{': ' + why if why else ''})")
         else:
             a.unknowns.append(f"no latency figure at batch {con.batch} on {con.device}")
         return
@@ -210,8 +210,7 @@ def _check_memory(a: Assessment, con: Constraints) -> None:
     limit_text = (
         f"{fmt_mib(limit)} budget" if con.memory_budget_mib is not None else f"{fmt_mib(limit)} free"
     )
-    status = c.probe_status.get("finetune")
-    if con.memory_mode == FINETUNE and status == "oom":
+    if con.memory_mode == FINETUNE and c.probe_end("finetune") == ProbeStatus.OUT_OF_MEMORY:
         why = c.probe_messages.get("finetune", "")
         a.failures.append(f"fine-tuning ran out of memory (measured){': ' + why if why else ''}")
         a.overshoot = max(a.overshoot, 1.5)
