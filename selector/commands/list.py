@@ -110,7 +110,7 @@ def _profile(args: argparse.Namespace):  # noqa: ANN202 - HardwareProfile, impor
 
 
 def _calibration(args: argparse.Namespace):  # noqa: ANN202
-    from selector.core.estimate.calibration import get_calibration, load_calibration
+    from selector.core.estimate.calibration import get_calibration, load_calibration, provisional_note
 
     device = args.fits or "cpu"
     if device.startswith("cuda"):
@@ -123,6 +123,9 @@ def _calibration(args: argparse.Namespace):  # noqa: ANN202
     if cal is None:
         print("calibrating this CPU for latency estimates (once, a few seconds)...", file=sys.stderr)
         cal = get_calibration()
+        note = provisional_note(cal)
+        if note:
+            print(f"note: {note}", file=sys.stderr)
     return cal
 
 

@@ -127,10 +127,10 @@ class ProbeQueuePanel(QWidget):
             self._set_state(probe_id, RUNNING)
         if fraction is not None:
             self._fraction[probe_id] = max(0.0, min(1.0, fraction))
-            self.table.cellWidget(row, COL_PROGRESS).setValue(int(self._fraction[probe_id] * 1000))
-        self.table.item(row, COL_ETA).setText(_fmt_eta(eta_s))
+            self._bar(row).setValue(int(self._fraction[probe_id] * 1000))
+        self._item(row, COL_ETA).setText(_fmt_eta(eta_s))
         if message:
-            self.table.item(row, COL_MESSAGE).setText(message)
+            self._item(row, COL_MESSAGE).setText(message)
         self._update_overall()
 
     def set_done(self, probe_id: str, status: str, message: str = "") -> None:
@@ -138,9 +138,9 @@ class ProbeQueuePanel(QWidget):
         if row is None:
             return
         self._fraction[probe_id] = 1.0
-        self.table.cellWidget(row, COL_PROGRESS).setValue(1000)
+        self._bar(row).setValue(1000)
         self.table.cellWidget(row, COL_CANCEL).setEnabled(False)
-        self.table.item(row, COL_ETA).setText("")
+        self._item(row, COL_ETA).setText("")
         self._set_state(probe_id, status, message)
 
     def set_noisy(self, probe_id: str, reasons: list[str]) -> None:
@@ -148,7 +148,7 @@ class ProbeQueuePanel(QWidget):
         row = self._rows.get(probe_id)
         if row is None or not reasons:
             return
-        item = self.table.item(row, COL_STATE)
+        item = self._item(row, COL_STATE)
         item.setText(f"{item.text()}, noisy")
         item.setForeground(Qt.GlobalColor.darkYellow)
         item.setToolTip("Measured while the machine was busy, so its figures may be off:\n"
@@ -157,21 +157,31 @@ class ProbeQueuePanel(QWidget):
     def _set_state(self, probe_id: str, state: str, message: str = "") -> None:
         row = self._rows[probe_id]
         self._state[probe_id] = state
-        item = self.table.item(row, COL_STATE)
+        item = self._item(row, COL_STATE)
         item.setText(_STATE_TEXT.get(state, state))
         if state in DONE_STATES - {ProbeStatus.FINISHED.value}:
             item.setForeground(Qt.GlobalColor.darkRed)
         if message:
-            self.table.item(row, COL_MESSAGE).setText(message)
-            self.table.item(row, COL_MESSAGE).setToolTip(message)
+            self._item(row, COL_MESSAGE).setText(message)
+            self._item(row, COL_MESSAGE).setToolTip(message)
         self._update_overall()
+
+    def _item(self, row: int, col: int) -> QTableWidgetItem:
+        item = self.table.item(row, col)
+        assert item is not None  # every cell gets its item in add_probe
+        return item
+
+    def _bar(self, row: int) -> QProgressBar:
+        bar = self.table.cellWidget(row, COL_PROGRESS)
+        assert isinstance(bar, QProgressBar)
+        return bar
 
     # --------------------------------------------------------------- queries
     def state(self, probe_id: str) -> str:
         return self._state[probe_id]
 
     def message(self, probe_id: str) -> str:
-        return self.table.item(self._rows[probe_id], COL_MESSAGE).text()
+        return self._item(self._rows[probe_id], COL_MESSAGE).text()
 
     def probe_ids(self) -> list[str]:
         return list(self._rows)

@@ -33,10 +33,10 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Iterator
 
-from selector.core.probes import contention as cn
 from selector.core.probes import events as ev
 from selector.core.probes.events import ProbeEvent
 from selector.core.probes.spec import ProbeSpec
+from selector.core.probes.watch import ProbeWatch
 from selector.core.results import record as rec
 from selector.core.results.record import ProbeResult
 
@@ -187,7 +187,7 @@ class ProbeRun:
             return
         _LIVE.add(self)
         self.pid = proc.pid
-        state.start_sampler(proc.pid, spec.device)
+        state.watch.start(proc.pid, spec.device)
         if self._cancel.is_set():  # cancel() raced with the start
             threading.Thread(target=self._terminate, daemon=True).start()
         lines: queue.Queue = queue.Queue()
@@ -196,12 +196,15 @@ class ProbeRun:
         err_reader = threading.Thread(target=_read_tail, args=(proc.stderr, tail), daemon=True)
         err_reader.start()
         try:
+            assert proc.stdin is not None  # opened with PIPE
             proc.stdin.write(ev.encode(spec.to_dict()))
             proc.stdin.flush()
         except OSError:
             pass
         try:
-            yield self._event(state, {"type": ev.STARTED, "data": {"pid": proc.pid}}, parent=True)
+            started = self._event(state, {"type": ev.STARTED, "data": {"pid": proc.pid}}, parent=True)
+            if started is not None:
+                yield started
             yield from self._pump(proc, lines, state)
         except BaseException:  # the consumer went away (closed us, or raised): end the child now
             self._terminate()
@@ -209,7 +212,7 @@ class ProbeRun:
         finally:
             self._reap(proc)
             _LIVE.discard(self)
-            state.close_sampler()
+            state.watch.close()
         err_reader.join(timeout=1.0)
         state.stderr_tail = "".join(tail)
         yield self._end(state, proc.returncode)
@@ -231,8 +234,8 @@ class ProbeRun:
                 threading.Thread(target=self._terminate, daemon=True).start()
             if now >= next_rss:
                 next_rss = now + RSS_POLL_S
+                state.watch.poll(now)
                 state.note_rss(proc.pid, now)
-                state.poll_contention(now)
             if item is _EOF:
                 return
             if item is not None:
@@ -253,8 +256,9 @@ class ProbeRun:
                 pass
         for pipe in (proc.stdin, proc.stdout, proc.stderr):
             try:
-                pipe.close()
-            except (OSError, AttributeError):
+                if pipe is not None:
+                    pipe.close()
+            except OSError:
                 pass
 
     # ------------------------------------------------------------------ state
@@ -266,23 +270,22 @@ class ProbeRun:
                 state.overhead["spawn_s"] = round(time.perf_counter() - state.t0, 4)
             elif etype == ev.PHASE and data.get("phase") == "ready":
                 state.overhead["ready_s"] = round(time.perf_counter() - state.t0, 4)
-                state.open_probe_window()
             if etype == ev.PHASE:
-                state.note_phase(data.get("phase"), data.get("data") or {})
+                state.watch.on_phase(data.get("phase"), data.get("data") or {})
             elif etype == ev.ROW:
                 state.rows.append(data.get("data") or {})
-                state.close_row_window()
+                state.watch.on_row()
             elif etype == ev.PROGRESS and data.get("loss") is not None:
                 figures = data.get("data") or {}
                 state.loss.append({"step": data.get("step", len(state.loss)), "loss": data["loss"],
                                    "t_s": data.get("t"), "batch_size": figures.get("batch_size")})
             elif etype == ev.RESULT:
                 state.report = data.get("data") or {}
-                state.close_probe_window()
+                state.watch.on_end()
                 data = {"type": ev.RESULT, "t": data.get("t")}  # folded into the result, not repeated
             elif etype == ev.ERROR:
                 state.error = dict(data.get("data") or {}, message=data.get("message", ""))
-                state.close_probe_window()
+                state.watch.on_end()
         else:
             data = dict(data, t=round(time.perf_counter() - state.t0, 4))
         state.events.append(data)
@@ -298,7 +301,7 @@ class ProbeRun:
         entry = self.spec.entry or {}
         rows = report.get("rows", state.rows)
         threads = (report.get("settings") or {}).get("threads") or self.spec.threads
-        probe_contention = state.contention(rows, threads)
+        probe_contention = state.watch.records(rows, threads)
         duration = round(time.perf_counter() - state.t0, 3)
         end = {"type": ev.END, "t": duration, "message": message, "data": {"status": status}}
         state.events.append(end)
@@ -360,85 +363,10 @@ class _State:
         self.overhead: dict[str, float] = {}
         self.stderr_tail = ""
         self.peak_rss_mib: float | None = None
-        self._proc = None
+        self._proc: Any = None
         self._tree: list = []
         self._next_tree = 0.0
-        self.sampler: cn.Sampler | None = None
-        self.reference: dict[str, float] = {}
-        self._probe_window: list[cn.Snapshot | None] = [None, None]
-        self._row_open: cn.Snapshot | None = None
-        self._row_windows: list[tuple[cn.Snapshot, cn.Snapshot] | None] = []
-
-    # ------------------------------------------------------------- contention
-    def start_sampler(self, pid: int, device: str) -> None:
-        """Watch the child's tree and the machine from now on (never fails the probe)."""
-        try:
-            self.sampler = cn.Sampler(pid, device)
-        except Exception:  # noqa: BLE001 - no psutil reading: the record stays empty
-            self.sampler = None
-
-    def close_sampler(self) -> None:
-        if self.sampler is not None:
-            self.sampler.close()
-
-    def poll_contention(self, now: float) -> None:
-        if self.sampler is not None:
-            try:
-                self.sampler.poll(now)
-            except Exception:  # noqa: BLE001
-                pass
-
-    def _snap(self) -> cn.Snapshot | None:
-        try:
-            return self.sampler.snapshot() if self.sampler is not None else None
-        except Exception:  # noqa: BLE001
-            return None
-
-    def open_probe_window(self) -> None:
-        self._probe_window[0] = self._snap()
-
-    def close_probe_window(self) -> None:
-        if self._probe_window[1] is None:
-            self._probe_window[1] = self._snap()
-
-    def note_phase(self, phase: str | None, data: dict) -> None:
-        """A row's window opens at its first measuring phase (not loading or the reference);
-        the reference phases also read the GPU while the probe leaves it idle."""
-        if phase == "reference":
-            if data.get("gmacs"):
-                self.reference[str(data.get("when"))] = float(data["gmacs"])
-            if self.sampler is not None:
-                try:
-                    self.sampler.poll(gpu_idle=True)
-                except Exception:  # noqa: BLE001
-                    pass
-        elif phase not in _NOT_MEASURING and self._row_open is None:
-            self._row_open = self._snap()
-
-    def close_row_window(self) -> None:
-        end = self._snap()
-        self._row_windows.append((self._row_open, end) if self._row_open and end else None)
-        self._row_open = None
-
-    def contention(self, rows: list[dict], threads: int | None) -> dict | None:
-        """The whole probe's record; each row gets its own window's record (``contention``)."""
-        if self.sampler is None:
-            return None
-        start, end = self._probe_window
-        end = end or self._snap()
-        if start is None or end is None:
-            return None
-        refs = dict(before=self.reference.get("before"), after=self.reference.get("after"),
-                    calibration=cn.calibration_reference())
-        whole = self.sampler.record(start, end, threads=threads, **refs)
-        for i, row in enumerate(rows):
-            if not isinstance(row, dict):
-                continue
-            window = self._row_windows[i] if i < len(self._row_windows) else None
-            rec = (self.sampler.record(*window, threads=row.get("threads") or threads, **refs)
-                   if window else whole)
-            row["contention"] = rec.to_dict()
-        return whole.to_dict()
+        self.watch = ProbeWatch()
 
     def note_rss(self, pid: int, now: float) -> None:
         """Add the child's (and its children's) resident memory to the peak seen."""
@@ -447,7 +375,9 @@ class _State:
 
             if self._proc is None:
                 self._proc = psutil.Process(pid)
-            if now >= self._next_tree:
+            if self.watch.sampler is not None:  # the contention watch lists the tree already
+                self._tree = self.watch.members()[1:]
+            elif now >= self._next_tree:
                 self._next_tree = now + TREE_POLL_S
                 self._tree = self._proc.children(recursive=True)
             rss = self._proc.memory_info().rss
@@ -464,8 +394,6 @@ class _State:
 
 
 _EOF = object()
-_NOT_MEASURING = {"start", "ready", "data", "load", "reference", None}
-"""Phases that open no row window: setting up is not measuring."""
 
 
 def _read_events(pipe, out: queue.Queue) -> None:  # noqa: ANN001

@@ -73,7 +73,7 @@ def judge_confidence(
         level = min(level, _MEDIUM)
         for a in busy:
             notes.append(f"the latency of {a.model_id} was measured on a busy machine: "
-                         + "; ".join(a.latency.noisy))
+                         + "; ".join(a.latency.noisy if a.latency else []))
     if (noisy or busy) and latency_decides:
         probes.append(ProbeSuggestion("latency", list(dict.fromkeys(a.model_id for a in noisy + busy)),
                                       "re-measure on a quiet machine"))
