@@ -356,3 +356,12 @@ def machine_busy(seconds: float = 0.5) -> str | None:
         return None
     return ("the machine is busy: " + "; ".join(r.replace(" while it measured", "") for r in rec.reasons)
             + ". Measurements taken now will be marked noisy.")
+
+
+def probe_reasons(result: Any) -> list[str]:
+    """Why a probe's figures may be off: the reasons of its noisy rows (each row's own
+    measuring window), or of the whole probe when no row carries a record; ``[]`` when quiet."""
+    rows = [r for r in (getattr(result, "rows", None) or []) if isinstance(r, dict)]
+    recorded = [r["contention"] for r in rows if isinstance(r.get("contention"), dict)]
+    records = recorded or [getattr(result, "contention", None)]
+    return list(dict.fromkeys(reason for rec in records for reason in reasons_of(rec)))
