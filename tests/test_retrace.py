@@ -107,3 +107,16 @@ def test_catalog_show_retraces_an_old_entry(capsys, monkeypatch):
     assert main(["catalog", "show", OLD, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert seen == [OLD] and shown["activation"]["version"] == PROFILE_VERSION
+
+
+def test_a_probed_old_entry_is_retraced_before_its_preflight(monkeypatch):
+    from selector.core.catalog import buildpool
+    from selector.core.probes import ProbeSpec
+    from selector.core.probes.bench import _entry
+
+    entry = _old_entry(load_catalog(include_local=False, check_cache=False))
+    fresh = {"version": PROFILE_VERSION, "inference": {}}
+    monkeypatch.setattr(buildpool, "measure_task", lambda task: {"params": 1, "macs": 2.0, "activation": fresh})
+    spec = ProbeSpec(kind="latency", model=OLD, entry=entry.to_dict())
+    assert _entry(spec).activation == fresh
+    assert spec.entry["activation"] == fresh  # what the probe child gets

@@ -145,11 +145,15 @@ class BenchRun:
 
 
 def _entry(spec: ProbeSpec) -> CatalogEntry:
-    if spec.entry:
-        return CatalogEntry.from_dict(spec.entry)
-    from selector.core.models import resolve_model
+    from selector.core.catalog.retrace import retrace_here
 
-    entry = resolve_model(spec.model)
+    if spec.entry:
+        entry = CatalogEntry.from_dict(spec.entry)
+    else:
+        from selector.core.models import resolve_model
+
+        entry = resolve_model(spec.model)
+    retrace_here(entry)  # an activation profile older than the tracer: traced again, cached
     spec.entry = entry.to_dict()
     return entry
 
