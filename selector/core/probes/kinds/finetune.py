@@ -151,11 +151,16 @@ def no_step_message(budget_s: float, step_s: float | None, overhead_s: float) ->
     if step_s is None:
         took = "its step time could not be measured"
     else:
-        took = f"one step takes ~{step_s:.0f} s here" if step_s >= 10 else f"one step takes ~{step_s:.2g} s here"
-    if overhead_s >= 1:
-        took += f" and the held-out evaluations ~{overhead_s:.0f} s"
+        took = f"one step takes ~{_secs(step_s)} s here"
+    if overhead_s >= 0.05:
+        took += f" and the held-out evaluations ~{_secs(overhead_s)} s"
     suggested = fmt_budget(suggest_budget_s(step_s, overhead_s, budget_s))
     return f"the budget of {budget_s:g} s was too short for one training step ({took}; give --budget {suggested})"
+
+
+def _secs(seconds: float) -> str:
+    """``12``, ``0.21``: whole seconds from 10 s, two significant digits below."""
+    return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.2g}"
 
 
 def _pct(value: float | None) -> str:
