@@ -71,6 +71,8 @@ def test_a_probe_beside_a_cpu_hog_on_every_core_is_noisy(test_resnet_entry):
     assert row.noisy and result.contention["noisy"]
     assert any(r.startswith("other processes used") for r in row.contention["reasons"])
     assert row.contention["others_cores"] > 0.25
+    assert len(row.samples_ms) == row.iters
+    assert not any("samples_ms" in (e.get("data") or {}) for e in result.events), "kept once, in the row"
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ watched from outside while it runs, and a fixed reference workload is timed insi
 - the CPU time the probe's tree got against its wall time x threads (recorded, not judged:
   loading and warm-up run on fewer threads);
 - on a GPU (NVML): memory held by other processes, and the GPU's utilisation while the probe
-  itself was not using it (during the reference workloads), which is other processes' work;
+  itself was not using it yet (right after the first reference workload, before the probe
+  initialised CUDA), which is other processes' work;
 - a single-threaded float32 matmul (:func:`reference_speed`, GMAC/s) timed in the probe
   process before and after the measurement, compared with each other and with the speed
   stored in this machine's CPU calibration.
@@ -71,7 +72,7 @@ class Contention:
     gpu_others_mib: float | None = None
     """Largest GPU memory held by other processes while it ran."""
     gpu_idle_util_pct: float | None = None
-    """GPU utilisation while the probe was not using it (during the reference workloads)."""
+    """GPU utilisation before the probe used the GPU (after its first reference workload)."""
     gpu_util_pct: float | None = None
     """Mean GPU utilisation while it ran, the probe's own work included."""
     noisy: bool = False

@@ -273,8 +273,11 @@ class ProbeRun:
             if etype == ev.PHASE:
                 state.watch.on_phase(data.get("phase"), data.get("data") or {})
             elif etype == ev.ROW:
-                state.rows.append(data.get("data") or {})
+                row = data.get("data") or {}
+                state.rows.append(row)
                 state.watch.on_row()
+                if "samples_ms" in row:  # kept once, in the row, not again in the event log
+                    data = dict(data, data={k: v for k, v in row.items() if k != "samples_ms"})
             elif etype == ev.PROGRESS and data.get("loss") is not None:
                 figures = data.get("data") or {}
                 state.loss.append({"step": data.get("step", len(state.loss)), "loss": data["loss"],

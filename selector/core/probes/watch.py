@@ -61,10 +61,11 @@ class ProbeWatch:
     def on_phase(self, phase: str | None, data: dict[str, Any]) -> None:
         if phase == "ready":
             self._probe[0] = self._snap()
-        elif phase == "reference":  # the probe leaves the GPU idle: read it now
+        elif phase == "reference":
             if data.get("gmacs"):
                 self.reference[str(data.get("when"))] = float(data["gmacs"])
-            self.poll(gpu_idle=True)
+            if data.get("when") == "before":  # the probe has not touched the GPU yet: what
+                self.poll(gpu_idle=True)      # NVML sees busy now is other processes' work
         elif phase not in NOT_MEASURING and self._row_open is None:
             self._row_open = self._snap()
 
