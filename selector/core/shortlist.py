@@ -8,10 +8,10 @@ The rule, in order (each step says why a model is in or out):
 3. With a latency budget, a model whose *estimated* latency is over three times the budget
    is left out (estimates are rough; the probe will measure the rest). Without one, on a CPU,
    a model estimated at more than :data:`SLOW_FACTOR` times the fastest candidate's time per
-   batch (and over :data:`SLOW_FLOOR_MS`), or over :data:`SLOW_CAP_MS`, is left out too: on a small CPU the best-published
-   models take tens of seconds per image, and a probe of them measures one or two iterations
-   while the rest of the run waits. Each such model is listed with its reason
-   (:attr:`Shortlist.left_out`), so the user can still tick it.
+   batch (and over :data:`SLOW_FLOOR_MS`), or over :data:`SLOW_CAP_MS`, is left out too: on
+   a small CPU the best-published models take tens of seconds per image, and a probe of them
+   measures one or two iterations while the rest of the run waits. Each such model is listed
+   with its reason (:attr:`Shortlist.left_out`), so the user can still tick it.
 4. Ranked by published accuracy (the prior), models with pretrained weights on this machine
    first (without weights, accuracy and transfer scores cannot be measured).
 5. Variety: at most ``per_family`` models of one family, and the fastest model that passes
@@ -174,12 +174,11 @@ def _too_slow(passed: list[ShortlistItem], request: Request, device: MemoryDevic
         if ms <= limit:
             continue
         if ms > SLOW_FACTOR * floor:
-            why = (f"{ms / floor:.0f}x the fastest candidate ({fastest.entry.id}, "
-                   f"~{fmt_ms(floor)})")
+            why = f"{ms / floor:.0f}x the fastest ({fastest.entry.id}, ~{fmt_ms(floor)})"
         else:
             why = f"over the {fmt_ms(SLOW_CAP_MS)} cap"
         out[item.entry.id] = (f"left out: ~{fmt_ms(ms)} per batch of {request.batch_size} on this CPU "
-                              f"(estimate), {why}; tick it to measure it anyway, or set a latency budget")
+                              f"(estimate), {why}; tick to measure it anyway")
     return out
 
 

@@ -35,6 +35,9 @@ class ShortlistDialog(QDialog):
             "Latency and transferability are measured for every ticked model; the best "
             f"{top_k} by transferability on your data are then fine-tuned. Untick to remove a "
             "model; to add one, select it in the catalog before clicking the button.")
+        if left_out:
+            intro.setText(intro.text() + " Unticked: left out as far too slow for this CPU "
+                          "(each says why); tick one to measure it anyway.")
         intro.setWordWrap(True)
         self.list = QListWidget()
         self._entries: dict[str, CatalogEntry] = {}
