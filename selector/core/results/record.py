@@ -139,6 +139,7 @@ class LatencyRow:
     p50_ms: float | None = None
     p90_ms: float | None = None
     p99_ms: float | None = None
+    """None when fewer than 10 iterations ran (``kinds.latency.MIN_ITERS_FOR_P99``; ``note`` says so)."""
     mean_ms: float | None = None
     std_ms: float | None = None
     min_ms: float | None = None
@@ -165,6 +166,16 @@ class LatencyRow:
     """True when the time budget stopped the measurement before its minimum length."""
     software: dict[str, str] = field(default_factory=dict)
     note: str = ""
+    samples_ms: list[float] = field(default_factory=list)
+    """Every timed iteration, ms per batch, in the order run (for the distribution plot and
+    re-analysis)."""
+    contention: dict[str, Any] | None = None
+    """How busy the machine was while this row measured (``probes.contention.Contention``);
+    ``contention["noisy"]`` with its ``reasons``. None: measured before selector recorded it."""
+
+    @property
+    def noisy(self) -> bool:
+        return bool(self.contention and self.contention.get("noisy"))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -189,7 +200,6 @@ class FinetuneReport:
     optimizer: str = "AdamW"
     lr: float | None = None
     head_lr: float | None = None
-    """None when fewer than 10 iterations ran (``kinds.latency.MIN_ITERS_FOR_P99``; ``note`` says so)."""
     weight_decay: float | None = None
     batch_size_requested: int | None = None
     batch_size_used: int | None = None
@@ -216,16 +226,6 @@ class FinetuneReport:
     eval_samples: int = 0
     train_samples: int = 0
     num_classes: int = 0
-    samples_ms: list[float] = field(default_factory=list)
-    """Every timed iteration, ms per batch, in the order run (for the distribution plot and
-    re-analysis)."""
-    contention: dict[str, Any] | None = None
-    """How busy the machine was while this row measured (``probes.contention.Contention``);
-    ``contention["noisy"]`` with its ``reasons``. None: measured before selector recorded it."""
-
-    @property
-    def noisy(self) -> bool:
-        return bool(self.contention and self.contention.get("noisy"))
     classes: list[str] = field(default_factory=list)
     input_size: list[int] = field(default_factory=list)
     preprocessing: str = ""
@@ -245,6 +245,12 @@ class FinetuneReport:
     """True when the time budget (not a step limit) ended the training."""
     software: dict[str, str] = field(default_factory=dict)
     note: str = ""
+    contention: dict[str, Any] | None = None
+    """How busy the machine was while it trained and evaluated (see ``LatencyRow.contention``)."""
+
+    @property
+    def noisy(self) -> bool:
+        return bool(self.contention and self.contention.get("noisy"))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -295,12 +301,6 @@ class ProbeResult:
     estimate: dict[str, Any] | None = None
     """The prediction made before the probe (memory in MiB and, when known, latency)."""
     preflight: dict[str, Any] | None = None
-    contention: dict[str, Any] | None = None
-    """How busy the machine was while it trained and evaluated (see ``LatencyRow.contention``)."""
-
-    @property
-    def noisy(self) -> bool:
-        return bool(self.contention and self.contention.get("noisy"))
     """The pre-flight check: ``{estimate_mib, free_mib, fits, forced, message}``."""
     spec: dict[str, Any] = field(default_factory=dict)
     """The ``ProbeSpec`` as asked."""
@@ -320,6 +320,9 @@ class ProbeResult:
     child_peak_rss_mib: float | None = None
     """Peak resident memory of the child as the parent saw it (polled every ~50 ms);
     kept also when the child was killed."""
+    contention: dict[str, Any] | None = None
+    """How busy the machine was from the probe's start to its end (``Contention.to_dict()``);
+    each row carries its own window's record too."""
 
     # ------------------------------------------------------------------ views
     @property
@@ -360,6 +363,3 @@ class ProbeResult:
         if not isinstance(data, dict) or "id" not in data or "status" not in data:
             raise ValueError("not a probe result: expected a JSON object with 'id' and 'status'")
         return cls(**_known(cls, data))
-    contention: dict[str, Any] | None = None
-    """How busy the machine was from the probe's start to its end (``Contention.to_dict()``);
-    each row carries its own window's record too."""
