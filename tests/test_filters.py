@@ -126,3 +126,8 @@ def test_filter_round_trips_through_json():
     flt = CatalogFilter(task=VISION, families=["resnet"], fits_on="cpu",
                         workload=Workload(mode="train", batch_size=32), sort="memory")
     assert CatalogFilter.from_dict(flt.to_dict()) == flt
+
+
+def test_a_margin_outside_zero_to_one_is_refused_before_any_estimate():
+    with pytest.raises(ValueError, match="safety margin must be at least 0 and below 1, not 1.5"):
+        CatalogFilter(margin=1.5)

@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fit.add_argument("--dtype", default="fp32", choices=["fp32", "fp16", "bf16", "amp"])
     fit.add_argument("--optimizer", default="adamw", choices=["adamw", "sgd"])
     fit.add_argument("--grad-checkpointing", action="store_true")
-    fit.add_argument("--margin", type=float, default=0.10, metavar="F", help="safety margin for 'tight' (default 0.10)")
+    fit.add_argument("--margin", type=float, default=0.10, metavar="F",
+                     help="safety margin for 'tight' (default 0.10, the fit rule's MARGIN)")
     out = parser.add_argument_group("output")
     out.add_argument("--sort", default="top1", choices=SORT_CHOICES,
                      help="top1 best first; params, macs, latency, memory smallest first")
@@ -170,6 +171,7 @@ def _print_table(rows, flt, profile, total: int, latencies: dict) -> None:  # no
     from rich.table import Table
 
     from selector.core.catalog.filters import accuracy
+    from selector.core.estimate.fit import FITS, NO, TIGHT
     from selector.core.units import fmt_count, fmt_mib, fmt_ms
 
     console = Console()
@@ -188,7 +190,7 @@ def _print_table(rows, flt, profile, total: int, latencies: dict) -> None:  # no
         table.add_column("needs", justify="right", no_wrap=True)
     if latencies:
         table.add_column("ms/batch", justify="right", no_wrap=True)
-    colors = {"fits": "green", "tight": "yellow", "no": "red"}
+    colors = {FITS: "green", TIGHT: "yellow", NO: "red"}
     for entry, result in rows:
         acc = accuracy(entry)
         cells = [entry.id + (" *" if entry.weights_cached else ""), entry.family,

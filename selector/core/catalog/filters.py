@@ -58,6 +58,8 @@ class CatalogFilter:
             raise ValueError(f"sort must be one of {', '.join(SORT_KEYS)}, not {self.sort!r}")
         if self.params_min is not None and self.params_max is not None and self.params_min > self.params_max:
             raise ValueError("the minimum parameter count is above the maximum")
+        if not 0.0 <= self.margin < 1.0:
+            raise ValueError(f"the safety margin must be at least 0 and below 1, not {self.margin:g}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be at least 1, not {self.limit}")
 
@@ -74,13 +76,18 @@ class CatalogFilter:
         return cls(**values)
 
 
+def accuracy_metric(entry: CatalogEntry) -> str:
+    """The published metric that stands for the entry's accuracy: its task's usual one (a text
+    model without a GLUE score falls back to SST-2)."""
+    metric = ACCURACY_METRICS.get(entry.task, "imagenet_top1")
+    if entry.is_text and metric not in entry.published:
+        metric = "sst2"
+    return metric
+
+
 def accuracy(entry: CatalogEntry, metric: str | None = None) -> float | None:
     """The entry's published accuracy (percent) for ``metric`` or its task's usual one."""
-    if metric is None:
-        metric = ACCURACY_METRICS.get(entry.task, "imagenet_top1")
-        if entry.is_text and metric not in entry.published:
-            metric = "sst2"
-    value = entry.published.get(metric)
+    value = entry.published.get(metric or accuracy_metric(entry))
     return float(value) if value is not None else None
 
 
