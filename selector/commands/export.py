@@ -26,20 +26,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from selector.core.export import build_sheet, export_sheet, format_for
+    from selector.core.export import format_for
 
     fmt = format_for(args.out, args.format)
     if args.compare:
         return _compare(args, fmt)
-    from selector.commands.recommend import gather
+    from selector.commands.recommend import app_session
 
-    candidates, constraints, objective, context = gather(args)
-    sheet = build_sheet(
-        candidates, constraints, objective, hardware=context["hardware"], data=context["data"],
-        software=context["software"], session_id=context["session_id"], title=args.title,
-        results=context["results"], notes=args.note,
-    )
-    written = export_sheet(sheet, args.out, fmt, overwrite=args.force)
+    app, constraints, objective = app_session(args)
+    sheet = app.recommendation_sheet(constraints, objective, title=args.title, notes=args.note)
+    written = app.export(args.out, fmt, overwrite=args.force)
     rec = sheet.recommendation
     pick = rec.recommended or "no candidate meets the constraints"
     print(f"wrote {written[0]} ({fmt}; recommended: {pick}; confidence: {rec.confidence})")

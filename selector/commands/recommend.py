@@ -88,52 +88,38 @@ def _free_mib(hardware: dict | None, device: str) -> float | None:
     return free_for_verdicts(device, recorded=hardware)
 
 
-def gather(args: argparse.Namespace):  # noqa: ANN201
-    """(candidates, constraints, objective, context) for ``args``: from a sheet, catalog models
-    or a probe session. ``context`` carries hardware, data, software and session id."""
+def app_session(args: argparse.Namespace):  # noqa: ANN201
+    """(AppSession, constraints, objective): the application session showing what ``args``
+    name (a sheet, catalog models or a probe session: the newest by default), as the desktop
+    app shows it, so both answer from the same code."""
     from selector.core.errors import SelectorError
     from selector.core.hardware import detect_hardware
+    from selector.core.session import AppSession
 
     if getattr(args, "sheet", None):
-        from selector.core.export import open_sheet
-
-        sheet = open_sheet(args.sheet)
+        sheet = app.open_sheet(args.sheet)
         constraints, objective = constraints_from_args(args, sheet.hardware)
-        context = {"hardware": sheet.hardware, "data": sheet.data, "software": sheet.software,
-                   "session_id": sheet.session_id, "results": sheet.results}
-        return sheet.candidates, constraints, objective, context
-    live = detect_hardware(include_torch=False).to_dict()
+        return app, constraints, objective
     if getattr(args, "models", None):
-        from selector.core.recommend.from_store import candidates_from_catalog
-
-        constraints, objective = constraints_from_args(args, live)
+        live = detect_hardware(include_torch=False)
+        app.set_live_profile(live)
         ids = [m.strip() for m in args.models.split(",") if m.strip()]
         if not ids:
             raise SelectorError("--models needs at least one catalog id")
-        return (candidates_from_catalog(ids, constraints, hardware=live, calibrate=True),
-                constraints, objective,
-                {"hardware": live, "data": None, "software": None, "session_id": None,
-                 "results": []})
-    from selector.core.export import DataSummary
-    from selector.core.recommend.from_store import load_session
-
-    constraints, objective = constraints_from_args(args, live)
-    loaded = load_session(args.session, constraints=constraints)
-    if loaded.hardware:  # the machine the probes ran on: its free memory then
-        constraints.free_memory_mib = _free_mib(loaded.hardware, args.device)
-    context = {"hardware": loaded.hardware or live, "data": DataSummary.from_dict(loaded.data),
-               "software": loaded.software or None, "session_id": loaded.session_id,
-               "results": loaded.results}
-    return loaded.candidates, constraints, objective, context
+        constraints, objective = constraints_from_args(args, live.to_dict())
+        app.show_models(ids)
+        return app, constraints, objective
+    app.reopen(args.session)
+    # free memory: what the session recorded when its probes ran (filled in by the session)
+    constraints, objective = constraints_from_args(args, None)
+    return app, constraints, objective
 
 
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from selector.core.recommend import recommend
-
-    candidates, constraints, objective, _ = gather(args)
-    rec = recommend(candidates, constraints, objective)
+    app, constraints, objective = app_session(args)
+    rec = app.recommendation_sheet(constraints, objective).recommendation
     if args.json:
         print(json.dumps(rec.to_dict(), indent=2, ensure_ascii=False))
     else:

@@ -1,27 +1,17 @@
 """CatalogView: every candidate with its fit badges, filtered as the user types.
 
-``CatalogTableModel`` holds one row per catalog entry with the figures the table shows
-(published accuracy, size, and the fit of inference and of fine-tuning on the chosen device,
-from the core's estimator). ``CatalogProxy`` sorts by numeric keys and keeps the rows whose
-ids the core's filter (``selector.core.catalog.filters.apply``) accepted: the logic stays in
-the core, the proxy only mirrors it. The breakdown box shows what decided the selected
-entry's badges. Rows and the breakdown text are computed in :mod:`selector.ui.catalog_rows`.
+The table shows :mod:`selector.ui.catalog_model` (rows in the table's sort order, a proxy that
+keeps what the core's filter accepted); a legend says what the badges mean. The breakdown box
+shows what decided the selected entry's badges. Rows and the breakdown text are computed in
+:mod:`selector.ui.catalog_rows`.
 """
 
 from __future__ import annotations
 
 import time
-from typing import cast
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-    Signal,
-)
-from PySide6.QtGui import QAction, QColor
+from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -41,169 +31,22 @@ from PySide6.QtWidgets import (
 
 from selector.core.catalog import filters
 from selector.core.catalog.entry import CatalogEntry
-from selector.core.estimate.fit import FITS, NO, TIGHT
+from selector.core.estimate.fit import FITS, MARGIN, NO, TIGHT
 from selector.core.hardware import HardwareProfile
 from selector.core.request import Request
-from selector.core.units import fmt_count, fmt_mib
+from selector.ui.catalog_model import (  # noqa: F401 - the column numbers are used by tests
+    ACCURACY_COLUMN,
+    COL_INFER,
+    COL_MODEL,
+    COL_PARAMS,
+    COL_TRAIN,
+    COL_WEIGHTS,
+    COLUMNS,
+    FIT_LEGEND,
+    CatalogProxy,
+    CatalogTableModel,
+)
 from selector.ui.catalog_rows import BADGES, CatalogRow, breakdown_html, compute_rows, runs_here
-
-
-COLUMNS = [
-    ("Model", "Catalog id: timm architecture.tag, Hugging Face id, or local:<name>"),
-    ("Family", "Architecture family"),
-    ("Params", "Parameter count (from a meta-device build)"),
-    ("MACs", "Multiply-accumulates per sample at the default input size (1 MAC = 2 FLOPs)"),
-    ("Accuracy", "Published accuracy: ImageNet-1k top-1 for images, GLUE (else SST-2) for text"),
-    ("Input", "Default input: pixels for images, tokens for text"),
-    ("Inference", "Does inference at the chosen batch and precision fit in the free memory "
-                  "of the chosen device? (estimate)"),
-    ("Fine-tune", "Does one fine-tuning step (AdamW) at the chosen batch fit? (estimate)"),
-    ("Memory", "Estimated peak memory for the mode that must fit"),
-    ("Weights", "Pretrained weights available locally (else architecture-only measurements); "
-                "right-click a row to download them"),
-    ("Licence", "Licence of the pretrained weights"),
-]
-ACCURACY_COLUMN = [name for name, _ in COLUMNS].index("Accuracy")
-COL_MODEL, COL_INFER, COL_TRAIN, COL_MEMORY = 0, 6, 7, 8
-
-
-class CatalogTableModel(QAbstractTableModel):
-    """The rows, kept in the table's sort order. Sorting happens here with one key per row
-    (Python's sort): the proxy's own sort asks ``data()`` twice per comparison, which for
-    1,850 rows held the GUI thread for about 0.2 s at every badge update."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.rows: list[CatalogRow] = []
-        self._index: dict[str, int] = {}
-        self.sort_column, self.sort_order = ACCURACY_COLUMN, Qt.SortOrder.DescendingOrder
-
-    def set_rows(self, rows: list[CatalogRow]) -> None:
-        self.beginResetModel()
-        self.rows = self._sorted(rows)
-        self._index = {r.entry.id: i for i, r in enumerate(self.rows)}
-        self.endResetModel()
-
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        self.layoutAboutToBeChanged.emit()
-        self.sort_column, self.sort_order = column, order
-        before = self.persistentIndexList()  # selection and current row follow their entries
-        ids = [self.rows[i.row()].entry.id for i in before]
-        self.rows = self._sorted(self.rows)
-        self._index = {r.entry.id: i for i, r in enumerate(self.rows)}
-        self.changePersistentIndexList(
-            before, [self.index(self._index[m], i.column()) for m, i in zip(ids, before)])
-        self.layoutChanged.emit()
-
-    def _sorted(self, rows: list[CatalogRow]) -> list[CatalogRow]:
-        if self.sort_column < 0:
-            return list(rows)
-        return sorted(rows, key=lambda r: self._key(r, self.sort_column),
-                      reverse=self.sort_order == Qt.SortOrder.DescendingOrder)
-
-    def row_of(self, model_id: str) -> int | None:
-        return self._index.get(model_id)
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
-        return len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802, ANN001
-        if orientation == Qt.Orientation.Horizontal:
-            if role == Qt.ItemDataRole.DisplayRole:
-                return COLUMNS[section][0]
-            if role == Qt.ItemDataRole.ToolTipRole:
-                return COLUMNS[section][1]
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: ANN201
-        if not index.isValid():
-            return None
-        row = self.rows[index.row()]
-        e, col = row.entry, index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(row, col)
-        if role == Qt.ItemDataRole.UserRole:
-            return self._key(row, col)
-        if role == Qt.ItemDataRole.ForegroundRole and col in (COL_INFER, COL_TRAIN):
-            fit = row.inference if col == COL_INFER else row.finetune
-            return QColor(BADGES[fit.status][1]) if fit else None
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if col in (COL_INFER, COL_TRAIN):
-                fit = row.inference if col == COL_INFER else row.finetune
-                return fit.reason if fit else "choose a device to see the fit"
-            if col == COL_MODEL:
-                return e.notes or e.hf_hub_id or e.id
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in (2, 3, 4, 8):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-    @staticmethod
-    def _text(row: CatalogRow, col: int) -> str:
-        e = row.entry
-        if col == COL_MODEL:
-            return e.id
-        if col == 1:
-            return e.family
-        if col == 2:
-            return fmt_count(e.params or e.published_params)
-        if col == 3:
-            return fmt_count(e.macs or e.published_macs)
-        if col == 4:
-            return f"{row.accuracy:.1f}" if row.accuracy is not None else "—"
-        if col == 5:
-            size = e.input_size
-            return f"{size[-1]} px" if len(size) == 3 else f"{size[0]} tok" if size else "—"
-        if col in (COL_INFER, COL_TRAIN):
-            fit = row.inference if col == COL_INFER else row.finetune
-            return BADGES[fit.status][0] if fit else "—"
-        if col == COL_MEMORY:
-            return fmt_mib(row.checked_mib)
-        if col == 9:
-            return "local" if e.weights_cached or e.local_path else "not downloaded"
-        return e.license or "—"
-
-    @staticmethod
-    def _key(row: CatalogRow, col: int):  # noqa: ANN205
-        e = row.entry
-        order = {FITS: 0, TIGHT: 1, NO: 2}
-        return [
-            e.id.lower(), e.family, e.params or e.published_params or 0,
-            e.macs or e.published_macs or 0, row.accuracy if row.accuracy is not None else -1.0,
-            (e.input_size or (0,))[-1],
-            order[row.inference.status] if row.inference else 3,
-            order[row.finetune.status] if row.finetune else 3,
-            row.checked_mib or 0.0, int(bool(e.weights_cached or e.local_path)), e.license or "",
-        ][col]
-
-
-class CatalogProxy(QSortFilterProxyModel):
-    """Keeps the rows whose ids the core's filter accepted, in the source model's order: a
-    click on a header sorts the source model (see ``CatalogTableModel``)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.accepted: set[str] | None = None
-
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        self.sourceModel().sort(column, order)
-
-    def set_accepted(self, ids: set[str] | None) -> None:
-        if hasattr(self, "beginFilterChange"):  # Qt >= 6.9; invalidateFilter is deprecated
-            self.beginFilterChange()
-            self.accepted = ids
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        else:
-            self.accepted = ids
-            self.invalidateFilter()
-
-    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
-        if self.accepted is None:
-            return True
-        source = cast(CatalogTableModel, self.sourceModel())
-        return source.rows[source_row].entry.id in self.accepted
 
 
 class CatalogView(QWidget):
@@ -233,15 +76,23 @@ class CatalogView(QWidget):
         self.max_params = QDoubleSpinBox()
         self.max_params.setRange(0, 100_000)
         self.max_params.setDecimals(1)
+        self.max_params.setPrefix("at most ")
         self.max_params.setSuffix(" M params")
         self.max_params.setSpecialValueText("any size")
-        self.max_params.setToolTip("Largest parameter count to show, in millions (0: any)")
+        self.max_params.setToolTip("A maximum: show models with at most this many parameters, in "
+                                   "millions (0: any size)")
         self.fits_only = QCheckBox("Fits only")
         self.fits_only.setToolTip("Hide models whose checked mode does not fit in free memory")
         self.fits_only.setChecked(True)
         self.cached_only = QCheckBox("Weights local")
         self.cached_only.setToolTip("Only models whose pretrained weights are already on disk")
         self.count = QLabel()
+        self.count.setToolTip("Models shown of all in the catalog")
+        # fixed widths: a label whose text changes must not move the filters under the mouse
+        self.count.setFixedWidth(self.count.fontMetrics().horizontalAdvance("00000 of 00000") + 8)
+        self.count.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.max_params.setFixedWidth(self.max_params.fontMetrics().horizontalAdvance("at most 0000.0 M params")
+                                      + 30)
         for signal in (self.search.textChanged, self.family.currentIndexChanged,
                        self.max_params.valueChanged, self.fits_only.toggled, self.cached_only.toggled):
             signal.connect(self.refilter)
@@ -269,7 +120,7 @@ class CatalogView(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for col, width in enumerate([260, 90, 80, 80, 70, 60, 90, 90, 80, 100, 90]):
+        for col, (_, _, width) in enumerate(COLUMNS):
             self.table.setColumnWidth(col, width)
         self.table.selectionModel().currentRowChanged.connect(self._on_current)
         self.download_action = QAction("Download weights", self)
@@ -290,11 +141,20 @@ class CatalogView(QWidget):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
         self.splitter = splitter
+        self.legend = QLabel(" · ".join(
+            f"<b style='color:{BADGES[status][1]}'>{BADGES[status][0]}</b>{text}"
+            for status, text in ((FITS, f": leaves at least {MARGIN:.0%} of the free memory"),
+                                 (TIGHT, f": fits, within that {MARGIN:.0%} margin"),
+                                 (NO, ": needs more than the free memory"))))
+        self.legend.setObjectName("fit_legend")
+        self.legend.setWordWrap(True)
+        self.legend.setToolTip(FIT_LEGEND)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
         layout.addWidget(splitter, 1)
+        layout.addWidget(self.legend)
 
     # ------------------------------------------------------------------ data
     def set_entries(self, entries: list[CatalogEntry]) -> None:
@@ -311,6 +171,7 @@ class CatalogView(QWidget):
     def set_context(self, request: Request, profile: HardwareProfile | None) -> None:
         """New settings or hardware: badges are recomputed, then the filter reapplied."""
         self.request, self.profile = request, profile
+        self.model.set_task(request.task)
         self._recompute()
 
     def set_workers(self, workers) -> None:  # noqa: ANN001 - WorkerPool

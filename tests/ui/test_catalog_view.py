@@ -1,7 +1,7 @@
 import pytest
 
 from selector.core.request import Request
-from selector.ui.catalog_view import COL_INFER, COL_TRAIN, CatalogView
+from selector.ui.catalog_view import ACCURACY_COLUMN, COL_INFER, COL_PARAMS, COL_TRAIN, CatalogView
 from tests.test_filters import machine, vision
 
 
@@ -65,7 +65,7 @@ def test_best_accuracy_comes_first_by_default_and_unknown_last(view):
     assert view.visible_ids()[0] == "vit_base_patch16_224.augreg_in21k_ft_in1k"  # no click needed
     view.table.sortByColumn(0, view.table.horizontalHeader().sortIndicatorOrder().AscendingOrder)
     assert view.visible_ids()[0] == "resnet18.a1_in1k"
-    view.table.sortByColumn(4, view.table.horizontalHeader().sortIndicatorOrder().DescendingOrder)
+    view.table.sortByColumn(ACCURACY_COLUMN, view.table.horizontalHeader().sortIndicatorOrder().DescendingOrder)
     assert view.visible_ids()[0] == "vit_base_patch16_224.augreg_in21k_ft_in1k"
     assert view.visible_ids()[-1] == "vit_huge_patch14_224.orig_in21k"
 
@@ -89,7 +89,7 @@ def test_sorting_keeps_the_selected_model_selected_and_filters_keep_the_order(vi
 
     view.fits_only.setChecked(False)
     assert view.select_model("resnet50.a1_in1k")
-    view.table.sortByColumn(2, Qt.SortOrder.AscendingOrder)  # params, smallest first
+    view.table.sortByColumn(COL_PARAMS, Qt.SortOrder.AscendingOrder)  # smallest first
     assert view.visible_ids()[:2] == ["resnet18.a1_in1k", "resnet50.a1_in1k"]
     assert view.current_model() == "resnet50.a1_in1k"
     selected = {view.proxy.index(i.row(), 0).data() for i in view.table.selectionModel().selectedRows()}
@@ -97,5 +97,40 @@ def test_sorting_keeps_the_selected_model_selected_and_filters_keep_the_order(vi
     view.search.setText("vit")  # filtering keeps the sort
     assert view.visible_ids() == ["vit_base_patch16_224.augreg_in21k_ft_in1k",
                                   "vit_huge_patch14_224.orig_in21k"]
-    view.table.sortByColumn(2, Qt.SortOrder.DescendingOrder)
+    view.table.sortByColumn(COL_PARAMS, Qt.SortOrder.DescendingOrder)
     assert view.visible_ids()[0] == "vit_huge_patch14_224.orig_in21k"
+
+
+def test_badges_come_right_after_the_name_and_say_what_they_mean(view):
+    header = view.table.horizontalHeader()
+    model = view.table.model()
+    names = [model.headerData(c, header.orientation()) for c in range(model.columnCount())]
+    assert names[:3] == ["Model", "Inference", "Fine-tune"]  # seen without scrolling
+    for col in (COL_INFER, COL_TRAIN):
+        tip = model.headerData(col, header.orientation(), role=3)  # ToolTipRole
+        assert "fits: the estimate leaves at least 10% of the free memory" in tip
+        assert "tight: it fits, but within that 10% margin" in tip
+    assert "tight" in view.legend.text() and "does not fit" in view.legend.text()
+
+
+def test_the_accuracy_column_names_its_metric(view):
+    model = view.table.model()
+    horizontal = view.table.horizontalHeader().orientation()
+    assert model.headerData(ACCURACY_COLUMN, horizontal) == "ImageNet top-1 %"
+    row = next(r for r in range(view.proxy.rowCount())
+               if view.proxy.index(r, 0).data() == "resnet18.a1_in1k")
+    assert view.proxy.index(row, ACCURACY_COLUMN).data(3) == "published ImageNet top-1 (%)"
+    view.set_context(Request(task="text-classification"), None)
+    assert model.headerData(ACCURACY_COLUMN, horizontal) == "GLUE %"
+
+
+def test_the_size_filter_is_a_maximum_and_the_bar_does_not_move(view):
+    assert view.max_params.specialValueText() == "any size"
+    view.max_params.setValue(30)
+    assert view.max_params.text() == "at most 30.0 M params"
+    assert set(view.visible_ids()) == {"resnet18.a1_in1k", "resnet50.a1_in1k"}
+    widths = (view.count.width(), view.max_params.width())
+    view.search.setText("resnet18")
+    assert view.count.text() == "1 of 4"
+    assert (view.count.width(), view.max_params.width()) == widths
+    assert view.count.minimumWidth() == view.count.maximumWidth()  # fixed, whatever the text

@@ -9,12 +9,11 @@ from PySide6.QtWidgets import QMenu
 from selector.core.download import DownloadCancelled, DownloadResult
 from selector.core.errors import SelectorError
 from selector.ui.banner import MessageBanner
-from selector.ui.catalog_view import CatalogView
+from selector.ui.catalog_view import COL_WEIGHTS, CatalogView
 from selector.ui.download_controller import DownloadBar, DownloadController
 from selector.ui.workers import WorkerPool
 from tests.test_filters import vision
 
-COL_WEIGHTS = 9
 MIB = 2**20
 
 
