@@ -74,7 +74,7 @@ def test_cancel_all_ends_every_probe_cancelled_and_the_session_is_not_resumable(
     seen = []
     app.subscribe(lambda event, payload: seen.append((event, payload)))
     funnel = app.run(list(catalog), top_k=2)
-    assert [e for e, _ in seen][:3] == ["shown", "stale", "run_started"]
+    assert [e for e, _ in seen][:2] == ["shown", "run_started"]
     app.cancel()  # "Cancel all" before the first probe even started
     ends = [e for e in funnel.events() if e.type == "end"]
     assert len(ends) == len(catalog) * 2  # every row gets its end: none stays "queued"
@@ -173,3 +173,29 @@ def _two_candidates():
     return [Candidate(model_id, task=VISION, published={"imagenet_top1": acc},
                       latency=[Figure(ms, MEASURED, unit="ms", batch=1, dtype="fp32", device="cpu")])
             for model_id, acc, ms in (("accurate_slow", 85.0, 40.0), ("fast_rough", 70.0, 4.0))]
+
+
+def test_the_cli_and_the_app_answer_from_the_same_code(tmp_path, capsys):
+    import json
+
+    from selector.cli import main
+    from tests.test_recommend_store import _entry, _latency
+
+    store = ResultStore()
+    probed = store.create_session("bench", hardware=detect_hardware(include_torch=False).to_dict())
+    for e, ms in ((_entry("small.a1", 70.0, 1_000_000), 4.0), (_entry("big.a1", 80.0, 20_000_000), 30.0)):
+        store.save_result(_latency(probed, e, {1: ms}))
+    out = tmp_path / "sheet.json"
+    assert main(["export", "--latency-ms", "20", "--out", str(out), "--objective", "latency"]) == 0
+    capsys.readouterr()
+    cli = json.loads(out.read_text())
+
+    app = AppSession()  # what the window does: reopen, set the request and the objective
+    app.reopen(probed.id[:5])
+    app.set_request(Request(latency_budget_ms=20.0))
+    app.set_objective("latency")
+    job = app.sheet_job()
+    assert app.set_sheet(job(), job.generation)
+    verdicts = [(v.model_id, v.status, v.rank) for v in app.sheet.recommendation.verdicts]
+    assert [(v["model_id"], v["status"], v["rank"]) for v in cli["recommendation"]["verdicts"]] == verdicts
+    assert app.sheet.recommendation.recommended == "small.a1" == cli["recommendation"]["recommended"]

@@ -96,6 +96,7 @@ def app_session(args: argparse.Namespace):  # noqa: ANN201
     from selector.core.hardware import detect_hardware
     from selector.core.session import AppSession
 
+    app = AppSession()
     if getattr(args, "sheet", None):
         sheet = app.open_sheet(args.sheet)
         constraints, objective = constraints_from_args(args, sheet.hardware)

@@ -40,9 +40,12 @@ from selector.core.probes.registry import kinds
 from selector.core.probes.settings import check_params
 from selector.core.probes.spec import ProbeSpec
 from selector.core.request import Request
+from selector.core.results.record import CANCELLED
 
 QUEUED = "queued"
 """Event type: probes joined the queue (``data["specs"]``: their ``ProbeSpec.to_dict()``)."""
+SESSION_CANCELLED = "cancelled"
+"""Session status after "Cancel all": kept and reopenable, never offered for resume."""
 
 
 @dataclass
@@ -141,7 +144,7 @@ class Funnel:
 
     def _spec(self, kind: str, entry: CatalogEntry) -> ProbeSpec:
         req = self.request
-        common = dict(model=entry.id, entry=entry.to_dict(), device=req.device, weights=self.weights,
+        common: dict[str, Any] = dict(model=entry.id, entry=entry.to_dict(), device=req.device, weights=self.weights,
                       threads=req.threads, params=dict(self.params.get(kind, {})))
         if kind == "latency":
             return ProbeSpec(kind, batch_sizes=[req.batch_size], dtypes=[req.dtype],

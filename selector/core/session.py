@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from selector.core.export.sheet import Sheet
     from selector.core.hardware import HardwareProfile
     from selector.core.recommend.result import Constraints, Objective
-    from selector.core.shortlist import ShortlistItem
+    from selector.core.shortlist import Shortlist
 
 log = logging.getLogger(__name__)
 Listener = Callable[[str, Any], None]
@@ -57,10 +57,10 @@ class SheetJob:
     """The sheet of what is shown, to compute in any thread; ``generation`` tells
     :meth:`AppSession.set_sheet` whether the answer is still wanted."""
 
-    compute: Callable[[], Sheet]
+    compute: Callable[[], Sheet | None]
     generation: int
 
-    def __call__(self) -> Sheet:
+    def __call__(self) -> Sheet | None:
         return self.compute()
 
 
@@ -133,10 +133,12 @@ class AppSession:
 
     # ------------------------------------------------------------------ state
     def set_request(self, request: Request) -> None:
+        if request == self.request:
+            return
         self.request = request
         self._emit("request", request)
         if self.source in (SOURCE_SESSION, SOURCE_MODELS):
-            self._stale()
+            self.refresh()
 
     def set_profile(self, profile: HardwareProfile, *, live: bool = False) -> None:
         if live:
@@ -170,17 +172,18 @@ class AppSession:
             return
         self.objective = objective
         self._emit("objective", objective)
-        self._stale()
+        self.refresh()
 
     # ------------------------------------------------------------- one click
-    def shortlist(self, n: int = 6) -> list[ShortlistItem]:
-        """What the one-click benchmark would measure for the request on the live machine."""
-        from selector.core.shortlist import shortlist
+    def shortlist(self, n: int = 6) -> Shortlist:
+        """What the one-click benchmark would measure for the request on the live machine
+        (``chosen``), and the models left out as far too slow here (``left_out``)."""
+        from selector.core.shortlist import plan_shortlist
 
         if self.catalog is None or self.live_profile is None:
             raise SelectorError("the catalog and the hardware are still loading")
-        return shortlist(list(self.catalog), self.request, self.live_profile, n,
-                         calibration=self.calibration)
+        return plan_shortlist(list(self.catalog), self.request, self.live_profile, n,
+                              calibration=self.calibration)
 
     @property
     def running(self) -> bool:
@@ -189,7 +192,7 @@ class AppSession:
     def run(self, entries: list[Any], *, budgets: FunnelBudgets | None = None, top_k: int = 2,
             probe_params: dict[str, dict[str, Any]] | None = None) -> Funnel:
         """Plan the one-click run of ``entries`` for the request; iterate its ``events()``."""
-        self._check_can_run()
+        self.check_can_run()
         assert self.live_profile is not None
         funnel = Funnel(entries, self.request, store=self.store, hardware=self.live_profile.to_dict(),
                         budgets=budgets, top_k=top_k, probe_params=probe_params,
@@ -199,13 +202,15 @@ class AppSession:
     def resume(self, session_id: str, *,
                probe_params: dict[str, dict[str, Any]] | None = None) -> Funnel:
         """Go on with an interrupted run: only the probes that did not end are planned."""
-        self._check_can_run()
+        self.check_can_run()
         funnel = Funnel.resume(self.store, session_id, self.catalog, probe_params=probe_params)
         self.request = funnel.request
         self._emit("request", funnel.request)
         return self._started(funnel)
 
-    def _check_can_run(self) -> None:
+    def check_can_run(self) -> None:
+        """``SelectorError`` saying why a run cannot start now (one running, still loading,
+        a reference profile shown)."""
         if self.running:
             raise SelectorError("a benchmark is already running")
         if self.catalog is None or self.live_profile is None:
@@ -216,7 +221,7 @@ class AppSession:
 
     def _started(self, funnel: Funnel) -> Funnel:
         self.funnel = funnel
-        self._show(SOURCE_SESSION, session_id=funnel.session_id)
+        self._show(SOURCE_SESSION, session_id=funnel.session_id, stale=False)  # nothing ran yet
         self._emit("run_started", funnel.session_id)
         self._emit("sessions", None)
         return funnel
@@ -244,12 +249,19 @@ class AppSession:
         self._emit("run_finished", end)
         self._emit("sessions", None)
         if self.source == SOURCE_SESSION and self.shown_session == end.session_id:
-            self._stale()
+            self.refresh()
         return end
 
     # ------------------------------------------------------- what is shown
-    def reopen(self, session_id: str) -> None:
-        """Show a session of the results store (an id or a unique prefix) like a live one."""
+    def reopen(self, session_id: str | None = None) -> None:
+        """Show a session of the results store (an id or a unique prefix; None: the newest)
+        like a live one."""
+        if session_id is None:
+            newest = self.store.list_sessions(limit=1)
+            if not newest:
+                raise SelectorError("no probe sessions yet: run `selector bench MODEL ...` first, "
+                                    "or name catalog models with --models")
+            session_id = newest[0].id
         session = self.store.get_session(session_id)
         self._show(SOURCE_SESSION, session_id=session.id)
 
@@ -296,9 +308,10 @@ class AppSession:
             self.opened_sheet = None
         self._emit("shown", source)
         if stale:
-            self._stale()
+            self.refresh()
 
-    def _stale(self) -> None:
+    def refresh(self) -> None:
+        """The sheet of what is shown must be computed again (new results, request, objective)."""
         self._generation += 1
         self._emit("stale", self._generation)
 
@@ -351,21 +364,24 @@ class AppSession:
         if source == SOURCE_SESSION and self.shown_session:
             session_id = self.shown_session
 
-            def job() -> Sheet:
+            def job() -> Sheet | None:
                 from selector.core.export import sheet_from_session
 
-                return sheet_from_session(session_id, constraints, objective, store=store or self.store,
+                source_store = store or self.store
+                if not source_store.get_session(session_id).result_count:
+                    return None  # a run that has not ended a probe yet: nothing to show
+                return sheet_from_session(session_id, constraints, objective, store=source_store,
                                           catalog=catalog, title=title)
         elif source == SOURCE_SHEET and self.opened_sheet is not None:
             opened = self.opened_sheet
 
-            def job() -> Sheet:
+            def job() -> Sheet | None:
                 return _rerank(opened, constraints, objective, title, notes)
         elif source == SOURCE_MODELS:
             ids = list(self.models)
             live = self.live_profile.to_dict() if self.live_profile is not None else None
 
-            def job() -> Sheet:
+            def job() -> Sheet | None:
                 from selector.core.export import build_sheet
                 from selector.core.recommend.from_store import candidates_from_catalog
 
@@ -375,18 +391,19 @@ class AppSession:
         else:
             return None
 
-        def with_notes() -> Sheet:
+        def with_notes() -> Sheet | None:
             sheet = job()
-            if notes and source == SOURCE_SESSION:
+            if sheet is not None and notes and source == SOURCE_SESSION:
                 sheet.notes = list(sheet.notes) + list(notes)
             return sheet
 
         return SheetJob(with_notes, generation)
 
-    def set_sheet(self, sheet: Sheet, generation: int | None = None) -> bool:
+    def set_sheet(self, sheet: Sheet | None, generation: int | None = None) -> bool:
         """Show a sheet; with the ``generation`` of the :class:`SheetJob` that made it, a sheet
-        the state has moved on from (another session shown, another objective) is dropped."""
-        if generation is not None and generation != self._generation:
+        the state has moved on from (another session shown, another objective) is dropped, and
+        so is no sheet (a session without results yet)."""
+        if sheet is None or (generation is not None and generation != self._generation):
             return False
         self.sheet = sheet
         self._emit("sheet", sheet)
@@ -399,6 +416,8 @@ class AppSession:
         if job is None:
             raise SelectorError("nothing to recommend from: no session, sheet or models shown")
         sheet = job()
+        if sheet is None:
+            raise SelectorError(f"session {self.shown_session} has no probe results")
         self.set_sheet(sheet, job.generation)
         return sheet
 

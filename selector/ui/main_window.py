@@ -10,7 +10,7 @@ slow call off the GUI thread.
 
 from __future__ import annotations
 
-import copy
+import gc
 import logging
 import time
 import traceback
@@ -51,8 +51,10 @@ from selector.ui.preferences_dialog import PreferencesDialog
 from selector.ui.probe_queue import ProbeQueuePanel
 from selector.ui.recommendation_panel import RecommendationPanel
 from selector.ui.request_panel import RequestPanel
+from selector.ui.live_hardware import LiveHardware
 from selector.ui.results_presenter import present
 from selector.ui.run_controller import RunController
+from selector.ui.session_mirror import SessionMirror
 from selector.ui.settings import app_settings
 from selector.ui.workers import WorkerPool
 
@@ -60,20 +62,23 @@ log = logging.getLogger(__name__)
 HEARTBEAT_MS = 20
 
 
-def _detect_live():
-    """Two steps, so the panel fills at once and torch's slow import follows."""
-    profile = hardware.detect_hardware(include_torch=False)
-    yield profile
-    yield hardware.add_torch_view(copy.deepcopy(profile))  # never mutate what the GUI holds
+def _freeze_start_up_objects() -> None:
+    """The objects the imports made live as long as the app: keep them out of every later
+    collection (``gc.freeze``, once per process), so the first full collection on the GUI
+    thread does not walk them all (60-140 ms in the window's first second, before)."""
+    if not getattr(_freeze_start_up_objects, "done", False):
+        gc.freeze()
+        _freeze_start_up_objects.done = True  # type: ignore[attr-defined]
 
 
-class MainWindow(QMainWindow):
+class MainWindow(SessionMirror, QMainWindow):
     sig_profile_changed = Signal(object)
     sig_catalog_loaded = Signal(int)
     sig_results_shown = Signal(object)
     """The Sheet now shown by the recommendation panel and the plots."""
 
     def __init__(self, profile_source: str | None = None) -> None:
+        _freeze_start_up_objects()
         super().__init__()
         self.setWindowTitle(f"{APP_NAME} {__version__}")
         self.settings = app_settings()
@@ -83,8 +88,9 @@ class MainWindow(QMainWindow):
         self.session = AppSession(request=workflow.initial_request(self.settings, self.prefs))
         self.session.subscribe(self._on_session_event)
         self.run = RunController(self.workers, self.session, self)
-        self.recent: list = []
+        self.recent = []
         """The store's latest sessions (``SessionSummary``), read in a worker for File > Open recent."""
+        self.live_hardware = LiveHardware()
         self.confirm_shortlist = True
         """Tests switch the shortlist dialog off."""
         self.probe_params: dict = {}
@@ -218,7 +224,7 @@ class MainWindow(QMainWindow):
                 self.set_profile(self.live_profile)
                 return
             self.hardware_panel.set_busy("Detecting hardware…")
-            self.workers.start("Hardware detection", _detect_live, on_yield=self._on_live_profile)
+            self.workers.start("Hardware detection", self.live_hardware.detect, on_yield=self._on_live_profile)
             return
         kind, _, value = source.partition(":")
         try:
@@ -263,6 +269,8 @@ class MainWindow(QMainWindow):
                 self.save_profile(path)
 
     def save_profile(self, path: str) -> None:
+        if self.profile is None:
+            return
         try:
             hardware.save_profile(self.profile, path)
         except OSError as err:
@@ -284,8 +292,7 @@ class MainWindow(QMainWindow):
         for problem in self.catalog.problems:
             self.banner.show_message(problem, level="warning")
         self.sig_catalog_loaded.emit(len(self.catalog))
-        workflow.offer_resume(self)
-        self._load_recent()
+        self._load_recent(offer_resume=True)
 
     def _on_request_changed(self, request: Request) -> None:
         self.catalog_view.set_context(request, self.profile)
@@ -338,98 +345,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Benchmark cancelled" if cancelled else "Benchmark finished", 10_000)
 
     # ---------------------------------------------------------------- results
-    @property
-    def catalog(self):  # noqa: ANN201 - Catalog | None
-        return self.session.catalog
-
-    @catalog.setter
-    def catalog(self, catalog) -> None:  # noqa: ANN001
-        self.session.catalog = catalog
-
-    @property
-    def calibration(self):  # noqa: ANN201 - Calibration | None
-        return self.session.calibration
-
-    @calibration.setter
-    def calibration(self, calibration) -> None:  # noqa: ANN001
-        self.session.calibration = calibration
-
-    @property
-    def profile(self) -> HardwareProfile | None:
-        """The hardware shown (live, reference or file): the session's."""
-        return self.session.profile
-
-    @property
-    def live_profile(self) -> HardwareProfile | None:
-        return self.session.live_profile
-
-    @property
-    def sheet(self):  # noqa: ANN201 - Sheet | None
-        """The sheet shown (the session's)."""
-        return self.session.sheet
-
-    @property
-    def shown_session(self) -> str | None:
-        return self.session.shown_session
-
-    def refresh_results(self, session_id: str | None = None) -> None:
-        """Show ``session_id`` (default: the one shown) with its recommendation, recomputed."""
-        if session_id and session_id != self.session.shown_session:
-            self.session.reopen(session_id)
-        else:
-            self.session.refresh()
-
-    def _on_session_event(self, event: str, payload) -> None:  # noqa: ANN001
-        """Mirror the session: compute a stale sheet in a worker, show a new one, clear."""
-        if event == "stale":
-            job = self.session.sheet_job()
-            if job is not None:
-                self.workers.start("Recommendation", job,
-                                   on_result=lambda sheet, g=job.generation: self.session.set_sheet(sheet, g))
-        elif event == "sheet":
-            self.show_sheet(payload)
-        elif event == "cleared":
-            self._clear_results(payload)
-        elif event == "objective":
-            self.recommendation_panel.set_objective(payload.kind)
-        elif event == "sessions":
-            self._load_recent()
-
-    def show_sheet(self, sheet) -> None:  # noqa: ANN001 - Sheet
-        """Show the session's sheet: recommendation, Pareto, memory, loss curves, latency."""
-        view = present(sheet)
-        self.recommendation_panel.set_recommendation(sheet.recommendation)
-        self.plots.pareto.set_points(view.points)
-        self.plots.memory.set_rows(view.memory)
-        if not self.run.running:
-            for model_id, losses in view.losses.items():
-                self.plots.loss.set_curve(model_id, losses)
-        self.sig_results_shown.emit(sheet)
-
-    def _clear_results(self, session_id: str) -> None:
-        """What was shown was discarded: nothing of it stays on screen."""
-        self.recommendation_panel.set_recommendation(None)
-        self.plots.pareto.set_points([])
-        self.plots.memory.set_rows({})
-        self.plots.loss.clear_curves()
-        self.plots.latency.set_samples("", [])
-        if not self.run.running:
-            self.queue_panel.clear()
-        self.sig_results_shown.emit(None)
-
-    def _load_recent(self) -> None:
-        self.workers.start("Reading recent sessions", self.session.recent_sessions,
-                           on_result=lambda recent: setattr(self, "recent", recent))
-
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        if not self.recent:
-            self.recent_menu.addAction("No sessions yet").setEnabled(False)
-        for summary in self.recent:
-            action = self.recent_menu.addAction(summary.label())
-            action.setToolTip(f"{summary.result_count} probe results; session {summary.id}")
-            action.triggered.connect(lambda _=False, sid=summary.id: workflow.reopen(self, sid))
-
     def open_sheets_dialog(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self, "Open recommendation sheets", str(Path.home()),
                                                 "Sheets (*.json)")
@@ -485,7 +400,7 @@ class MainWindow(QMainWindow):
             state = self.settings.value(key)
             if state is None or not splitter.restoreState(state):
                 splitter.setSizes(sizes)
-        self.tabs.setCurrentIndex(int(self.settings.value("window/tab", 0)))
+        self.tabs.setCurrentIndex(int(str(self.settings.value("window/tab", 0) or 0)))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.settings.setValue("window/geometry", self.saveGeometry())
@@ -499,6 +414,7 @@ class MainWindow(QMainWindow):
         self.catalog_build.shutdown()
         self.retrace.shutdown()
         self.run.shutdown()
+        self.live_hardware.stop()
         start = time.monotonic()
         self.workers.shutdown()
         log.info("closed in %.2f s", time.monotonic() - start)

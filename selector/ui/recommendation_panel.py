@@ -161,6 +161,14 @@ class RecommendationPanel(QWidget):
     def current_objective(self) -> str:
         return self.objective.currentData()
 
+    def set_objective(self, kind: str) -> None:
+        """Show ``kind`` as chosen without announcing it (the session set it: an opened sheet)."""
+        index = self.objective.findData(kind)
+        if index >= 0 and index != self.objective.currentIndex():
+            self.objective.blockSignals(True)
+            self.objective.setCurrentIndex(index)
+            self.objective.blockSignals(False)
+
     def set_recommendation(self, rec: Recommendation | None) -> None:
         self.recommendation = rec
         if rec is None:

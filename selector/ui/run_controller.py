@@ -1,10 +1,13 @@
-"""RunController: runs the core's Funnel in a worker thread and relays what happens as signals.
+"""RunController: runs the application session's Funnel in a worker thread and relays what
+happens as signals.
 
-The GUI thread never waits on a probe: the funnel's generator is iterated by a superqt
-worker; each event arrives on the GUI thread through ``yielded`` and is turned into a
-signal the panels and plots listen to. Cancel (one probe or all) goes straight to the core,
-which is thread-safe. On shutdown the run is cancelled and the worker waited for, so no
-thread and no probe process outlives the window.
+The session (``selector.core.session.AppSession``) plans the run; the GUI thread never waits on
+a probe: the funnel's generator is iterated by a superqt worker; each event arrives on the GUI
+thread through ``yielded`` and is turned into a signal the panels and plots listen to. Cancel
+(one probe or all) goes straight to the session, which is thread-safe; when the worker ends,
+the session hears it (``run_ended``) on the GUI thread. On shutdown the run is interrupted (it
+stays resumable) and the worker waited for, so no thread and no probe process outlives the
+window.
 """
 
 from __future__ import annotations
@@ -14,11 +17,10 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from selector.core.catalog.entry import CatalogEntry
-from selector.core.funnel import QUEUED, Funnel, FunnelBudgets
+from selector.core.funnel import QUEUED, Funnel
 from selector.core.probes import events as ev
 from selector.core.probes.events import ProbeEvent
-from selector.core.request import Request
+from selector.core.session import AppSession
 from selector.ui.workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -37,28 +39,25 @@ class RunController(QObject):
     sig_planned = Signal(int)
     """Probes the run will add later (the fine-tunes, once chosen), for the overall ETA."""
     sig_run_finished = Signal(str)
-    """Session id; emitted however the run ended."""
+    """Session id; emitted however the run ended (``session.last_run.cancelled`` says how)."""
     sig_note = Signal(str)
 
-    def __init__(self, workers: WorkerPool, parent: QObject | None = None) -> None:
+    def __init__(self, workers: WorkerPool, session: AppSession, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.workers = workers
+        self.session = session
         self.funnel: Funnel | None = None
-        self._worker = None
+        self._worker: Any = None
 
     @property
     def running(self) -> bool:
         return self._worker is not None
 
-    def start(self, entries: list[CatalogEntry], request: Request, *, store: Any = None,
-              hardware: dict[str, Any] | None = None, budgets: FunnelBudgets | None = None,
-              top_k: int = 2, probe_params: dict[str, dict[str, Any]] | None = None,
-              session: Any = None) -> Funnel:
+    def start(self, funnel: Funnel) -> Funnel:
+        """Iterate a run the session planned (``session.run`` or ``session.resume``)."""
         if self.running:
             raise RuntimeError("a benchmark is already running")
-        self.funnel = Funnel(entries, request, store=store, hardware=hardware, budgets=budgets,
-                             top_k=top_k, probe_params=probe_params, session=session,
-                             session_name=f"{request.task} on {request.device}")
+        self.funnel = funnel
         for spec in self.funnel.specs:
             self.sig_queued.emit(spec.id, spec.model, spec.kind)
         session_id = self.funnel.session_id or ""
@@ -69,16 +68,15 @@ class RunController(QObject):
         return self.funnel
 
     def cancel_probe(self, probe_id: str) -> None:
-        if self.funnel is not None:
-            self.funnel.cancel_probe(probe_id)
+        self.session.cancel(probe_id)
 
     def cancel_all(self) -> None:
-        if self.funnel is not None:
-            self.funnel.cancel()
+        """Every probe not ended ends cancelled; the session is not offered for resume."""
+        self.session.cancel()
 
     def shutdown(self) -> None:
-        """Cancel the run (the core kills the probe process) and stop iterating."""
-        self.cancel_all()
+        """Stop the run (the core kills the probe process), leave it resumable, stop iterating."""
+        self.session.interrupt()
         if self._worker is not None:
             self._worker.quit()
 
@@ -100,5 +98,7 @@ class RunController(QObject):
 
     def _on_finished(self, session_id: str) -> None:
         self._worker = None
+        if self.session.funnel is self.funnel:
+            self.session.run_ended()
         self.sig_planned.emit(0)
         self.sig_run_finished.emit(session_id)

@@ -1,7 +1,8 @@
 """The main window's longer actions: benchmark, resume, sheets, export, remembered request.
 
-Each function takes the window and uses only its panels' public methods and the core, so the
-window class stays a list of wires. Anything slow runs through the window's worker pool.
+Each function takes the window and uses its panels' public methods and the application
+session (``window.session``, the core's :class:`AppSession`, which decides), so the window
+class stays a list of wires. Anything slow runs through the window's worker pool.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDialog, QFileDialog
 
-from selector.core.funnel import Funnel, FunnelBudgets
+from selector.core.errors import SelectorError
+from selector.core.funnel import FunnelBudgets
 from selector.core.preferences import Preferences
 from selector.core.request import Request
 from selector.ui.shortlist_dialog import ShortlistDialog
@@ -95,33 +97,20 @@ def remember_request(settings: QSettings, request: Request) -> None:
 
 
 # ------------------------------------------------------------------ benchmark
-def _store():
-    from selector.core.results import ResultStore
-
-    return ResultStore()
-
-
 def start_benchmark(window: "MainWindow") -> None:
     """Shortlist what fits, let the user confirm, then run the funnel in the background."""
-    from selector.core.shortlist import plan_shortlist
-
-    if window.run.running:
-        window.banner.show_message("A benchmark is already running.", level="info")
+    session = window.session
+    session.set_request(window.request_panel.request())
+    try:
+        session.check_can_run()
+    except SelectorError as err:
+        level = "warning" if session.catalog is not None and session.live_profile is not None \
+            and not session.running else "info"
+        window.banner.show_message(f"{err}.", level=level)
         return
-    if window.catalog is None or window.live_profile is None:
-        window.banner.show_message("Still loading the catalog and the hardware; try again in a moment.",
-                                   level="info")
-        return
-    if window.profile is not window.live_profile:
-        window.banner.show_message(
-            "Probes measure this machine: switch Hardware to \"This machine\" to run them "
-            "(reference profiles are for estimates only).", level="warning")
-        return
-    request = window.request_panel.request()
-    plan = plan_shortlist(list(window.catalog), request, window.live_profile,
-                          window.prefs.shortlist_size, calibration=window.calibration)
+    plan = session.shortlist(window.prefs.shortlist_size)
     items = plan.chosen
-    selected = [window.catalog.get(m) for m in window.catalog_view.selected_ids()]
+    selected = [session.catalog.get(m) for m in window.catalog_view.selected_ids()]
     if window.confirm_shortlist:
         dialog = ShortlistDialog(items, selected, window.prefs.finetune_top_k, window,
                                  left_out=plan.left_out)
@@ -134,80 +123,111 @@ def start_benchmark(window: "MainWindow") -> None:
         window.banner.show_message("Nothing to benchmark: no model fits these settings. Loosen the "
                                    "memory budget or pick models in the catalog.", level="warning")
         return
-    if request.data not in ("", "sample"):
-        window.prefs.remember_data(request.data)
-    run(window, chosen, request)
+    if session.request.data not in ("", "sample"):
+        window.prefs.remember_data(session.request.data)
+    run(window, chosen)
 
 
-def run(window: "MainWindow", entries: list, request: Request, session: Any = None) -> None:
+def run(window: "MainWindow", entries: list) -> None:
     prefs = window.prefs
+    budgets = FunnelBudgets(prefs.latency_budget_s, prefs.transfer_budget_s, prefs.finetune_budget_s)
+    try:
+        funnel = window.session.run(entries, budgets=budgets, top_k=prefs.finetune_top_k,
+                                    probe_params=window.probe_params)
+    except SelectorError as err:
+        window.banner.show_message(str(err), level="warning")
+        return
+    _start(window, funnel)
+
+
+def _start(window: "MainWindow", funnel: Any) -> None:
     window.queue_panel.clear()
     window.plots.loss.clear_curves()
-    budgets = FunnelBudgets(prefs.latency_budget_s, prefs.transfer_budget_s, prefs.finetune_budget_s)
-    funnel = window.run.start(entries, request, store=_store(), hardware=window.live_profile.to_dict(),
-                              budgets=budgets, top_k=prefs.finetune_top_k,
-                              probe_params=window.probe_params, session=session)
-    window.shown_session = funnel.session_id
+    window.run.start(funnel)
     window.tabs.setCurrentWidget(window.queue_panel)
     window.reset_stall_meter()
 
 
 def resume(window: "MainWindow", session_id: str) -> None:
-    if window.run.running or window.catalog is None or window.live_profile is None:
+    """Go on with an interrupted run: only the probes that did not end run."""
+    try:
+        funnel = window.session.resume(session_id, probe_params=window.probe_params)
+    except SelectorError as err:
+        window.banner.show_message(f"Cannot resume: {err}", level="warning")
         return
-    funnel = Funnel.resume(_store(), session_id, window.catalog)
     window.request_panel.set_request(funnel.request)
-    run(window, list(funnel.entries.values()), funnel.request,
-        session=_store().get_session(session_id))
+    _start(window, funnel)
 
 
-def offer_resume(window: "MainWindow") -> None:
-    """Show the newest session's results; offer to resume or discard it if it was interrupted."""
-    store = _store()
-    latest = store.list_sessions(limit=1)
-    if not latest:
+def discard(window: "MainWindow", session_id: str) -> None:
+    try:
+        count = window.session.discard(session_id)
+    except SelectorError as err:
+        window.banner.show_message(f"Cannot discard: {err}", level="warning")
         return
-    session = latest[0]
-    if session.result_count:
-        window.refresh_results(session.id)
-    if session.status == "open" and '"funnel": 1' in (session.notes or ""):
-        def discard() -> None:
-            store.discard_session(session.id)
-            window.shown_session = None
-            window.recommendation_panel.set_recommendation(None)
+    window.statusBar().showMessage(f"Discarded the session ({count} probe results)", 10_000)
 
+
+def offer_resume(window: "MainWindow", recent: list) -> None:
+    """Show the newest session's results; offer to resume or discard it if it was interrupted
+    (a run the user cancelled is not offered: File > Open recent reopens it). ``recent``:
+    ``session.recent_sessions()``, read in a worker."""
+    if not recent or window.session.running:
+        return
+    summary = recent[0]
+    if summary.result_count and window.session.source is None:
+        window.session.reopen(summary.id)
+    if summary.resumable:
         window.banner.show_message(
-            f"The benchmark started {session.created_at[:16].replace('T', ' ')} did not finish "
-            f"({session.result_count} probe results kept).", level="info",
-            actions=[("Resume", lambda: resume(window, session.id)), ("Discard", discard)])
+            f"The benchmark started {summary.created_at[:16].replace('T', ' ')} did not finish "
+            f"({summary.result_count} probe results kept).", level="info",
+            actions=[("Resume", lambda: resume(window, summary.id)),
+                     ("Discard", lambda: discard(window, summary.id))])
+
+
+def reopen(window: "MainWindow", session_id: str) -> None:
+    """File > Open recent: show a stored session like a live one (probes, plots, answer)."""
+    try:
+        window.session.reopen(session_id)
+    except SelectorError as err:
+        window.banner.show_message(f"Cannot reopen the session: {err}")
+        return
+    window.queue_panel.clear()
+    window.plots.loss.clear_curves()
+    store = window.session.store
+    window.workers.start("Reading the session", store.session_results, session_id,
+                         on_result=lambda results: _show_rows(window, session_id, results))
+    window.tabs.setCurrentWidget(window.recommendation_panel)
+
+
+def _show_rows(window: "MainWindow", session_id: str, results: list) -> None:
+    if window.session.shown_session != session_id or window.run.running:
+        return
+    from selector.core.probes.contention import probe_reasons
+
+    for result in results:
+        window.queue_panel.add_probe(result.id, result.model_id, result.kind)
+        window.queue_panel.set_done(result.id, result.status, result.message)
+        window.queue_panel.set_noisy(result.id, probe_reasons(result))
 
 
 # -------------------------------------------------------------------- sheets
-def sheet_for_session(session_id: str, constraints: Any, objective: str, catalog: Any) -> Any:
-    """Worker: the session's recommendation wrapped as a Sheet (what the window shows)."""
-    from selector.core.export import sheet_from_session
-    from selector.core.recommend.result import Objective
-
-    return sheet_from_session(session_id, constraints, Objective(objective), store=_store(),
-                              catalog=catalog)
-
-
 def open_sheets(window: "MainWindow", paths: list[str]) -> None:
     """One sheet: shown like a live session. Several: also compared machine by machine."""
-    from selector.core.errors import SelectorError
     from selector.core.export import compare_sheets, open_sheet
 
-    sheets = []
+    sheets: list[Any] = []
+    shown = ""
     for path in paths:
         try:
-            sheets.append(open_sheet(path))
+            sheets.append(window.session.open_sheet(path) if not sheets else open_sheet(path))
         except (SelectorError, OSError) as err:
             window.banner.show_message(f"Cannot open {Path(path).name}: {err}")
+            continue
+        shown = shown or path
     if not sheets:
         return
-    window.shown_session = None
-    window.show_sheet(sheets[0])
-    window.statusBar().showMessage(f"Showing the sheet {Path(paths[0]).name} "
+    window.statusBar().showMessage(f"Showing the sheet {Path(shown).name} "
                                    f"({sheets[0].machine})", 10_000)
     if len(sheets) > 1:
         window.compare_view.set_comparison(compare_sheets(sheets))
@@ -229,12 +249,11 @@ def export_dialog(window: "MainWindow") -> None:
 
 def export(window: "MainWindow", path: str, fmt: str | None = None) -> None:
     """Write the sheet shown in the background; the file dialog already asked to overwrite."""
-    from selector.core.export import export_sheet
 
     def done(written: Any) -> None:
         window.statusBar().showMessage(f"Exported {path}", 10_000)
 
-    window.workers.start(f"Exporting {Path(path).name}", export_sheet, window.sheet, path, fmt,
+    window.workers.start(f"Exporting {Path(path).name}", window.session.export, path, fmt,
                          overwrite=True, on_result=done)
 
 

@@ -79,6 +79,9 @@ def test_one_click_run_with_a_cancel_and_a_crash(qtbot, make_main_window, tiny_c
             window.queue_panel.table.cellWidget(window.queue_panel._rows[cancelled[0]], 5).click()
 
     window.run.sig_event.connect(on_event)
+    said: list[str] = []  # every banner message (a later one replaces an earlier on screen)
+    show = window.banner.show_message
+    window.banner.show_message = lambda text, *a, **k: (said.append(text), show(text, *a, **k))
     with qtbot.waitSignal(window.run.sig_run_finished, timeout=600_000):
         window.benchmark_best()
     panel = window.queue_panel
@@ -86,7 +89,8 @@ def test_one_click_run_with_a_cancel_and_a_crash(qtbot, make_main_window, tiny_c
     assert panel.state(row_of(window, "test_resnet", "latency")) == "finished"
     assert panel.state(row_of(window, "broken_model", "latency")) == "failed"
     assert panel.state(row_of(window, "test_vit", "transfer")) == "finished"  # the rest ran on
-    assert "broken_model" in window.banner.text()
+    assert any("broken_model" in text for text in said)
+    assert not any("Recommendation failed" in text for text in said)
     # The answer: rows in the recommendation table and one Pareto point per model that has a
     # measured latency, at the coordinates the store holds.
     qtbot.waitUntil(lambda: window.sheet is not None and window.sheet.session_id == window.shown_session,
@@ -135,3 +139,117 @@ def test_closing_the_window_mid_run_leaves_nothing_behind(qtbot, make_main_windo
     from selector.core.results import ResultStore
 
     assert ResultStore().get_session(session).status == "open"  # resumable
+
+
+def interrupted_session(catalog, finished=(("test_resnet", "latency"),)):
+    """A one-click run left open (the app was killed), with some probes already finished."""
+    from selector.core.funnel import Funnel
+    from selector.core.hardware import detect_hardware
+    from selector.core.request import Request
+    from selector.core.results import ResultStore
+    from selector.core.results.record import LatencyRow, ProbeResult
+
+    store = ResultStore()
+    entries = [catalog.get("test_resnet"), catalog.get("test_vit")]
+    funnel = Funnel(entries, Request(), store=store, top_k=1,
+                    hardware=detect_hardware(include_torch=False).to_dict())
+    for model_id, kind in finished:
+        row = LatencyRow(model_id, "cpu", "fp32", 1, [3, 160, 160], weights="random", threads=1,
+                         iters=5, p50_ms=5.0, p90_ms=6.0, p99_ms=7.0).to_dict()
+        store.save_result(ProbeResult(f"done-{model_id}-{kind}", kind, model_id, "cpu", "finished",
+                                      session_id=funnel.session_id, weights="random", rows=[row],
+                                      spec={"entry": catalog.get(model_id).to_dict()},
+                                      ended_at="2026-01-01T00:00:01"))
+    return funnel.session_id
+
+
+def queue_rows(window):
+    panel = window.queue_panel
+    return {(panel.table.item(panel._rows[p], 0).text(), panel.table.item(panel._rows[p], 1).text()):
+            panel.state(p) for p in panel.probe_ids()}
+
+
+@pytest.mark.slow
+def test_resume_runs_only_what_did_not_finish_and_cancel_all_ends_true(qtbot, make_main_window,
+                                                                        tiny_catalog):
+    session_id = interrupted_session(tiny_catalog)
+    window = ready_window(qtbot, make_main_window)
+    qtbot.waitUntil(lambda: "Resume" in window.banner.action_labels(), timeout=30_000)
+    with qtbot.waitSignal(window.run.sig_run_started, timeout=30_000):
+        window.banner.trigger("Resume")
+    assert window.shown_session == session_id
+    planned = set(queue_rows(window))
+    assert ("test_resnet", "latency") not in planned  # it finished before the app was killed
+    assert planned == {("test_resnet", "transfer"), ("test_vit", "latency"), ("test_vit", "transfer")}
+    with qtbot.waitSignal(window.run.sig_run_finished, timeout=120_000):
+        window.queue_panel.cancel_all_button.click()
+    states = queue_rows(window)
+    assert set(states.values()) <= {"cancelled", "finished"} and "cancelled" in states.values()
+    panel = window.queue_panel
+    assert all(panel.table.item(panel._rows[p], 4).text() == "" for p in panel.probe_ids())  # no ETA
+    assert not panel.cancel_all_button.isEnabled()
+    assert window.statusBar().currentMessage() == "Benchmark cancelled"
+    from selector.core.results import ResultStore
+
+    assert ResultStore().get_session(session_id).status == "cancelled"
+    window.close()
+    again = ready_window(qtbot, make_main_window)  # the next start offers no resume...
+    qtbot.waitUntil(lambda: again.sheet is not None, timeout=60_000)
+    assert "Resume" not in again.banner.action_labels()
+    qtbot.waitUntil(lambda: bool(again.recent), timeout=30_000)
+    again._fill_recent_menu()  # ...but the run can be reopened
+    labels = [a.text() for a in again.recent_menu.actions()]
+    assert any("cancelled" in text and "test_resnet" in text for text in labels), labels
+
+
+def test_discard_clears_the_plots_and_the_answer(qtbot, make_main_window, tiny_catalog):
+    session_id = interrupted_session(tiny_catalog)
+    window = ready_window(qtbot, make_main_window)
+    qtbot.waitUntil(lambda: window.sheet is not None and bool(window.plots.pareto.points), timeout=60_000)
+    assert "Discard" in window.banner.action_labels()
+    window.banner.trigger("Discard")
+    assert window.sheet is None and window.shown_session is None
+    assert window.plots.pareto.points == [] and window.plots.pareto.spot_positions() == {}
+    assert window.recommendation_panel.proxy.rowCount() == 0
+    from selector.core.results import ResultStore
+
+    assert all(s.id != session_id for s in ResultStore().list_sessions())
+    qtbot.wait(300)  # a recommendation still in flight must not bring the points back
+    assert window.plots.pareto.points == []
+
+
+def test_open_recent_reopens_a_session_like_a_live_one(qtbot, make_main_window, tiny_catalog):
+    from selector.core.results import ResultStore
+
+    older = interrupted_session(tiny_catalog)
+    ResultStore().set_session_status(older, "closed")
+    newer = interrupted_session(tiny_catalog, finished=(("test_vit", "latency"),))
+    ResultStore().set_session_status(newer, "closed")
+    window = ready_window(qtbot, make_main_window)
+    qtbot.waitUntil(lambda: len(window.recent) == 2, timeout=30_000)
+    window._fill_recent_menu()
+    actions = window.recent_menu.actions()
+    assert len(actions) == 2 and "test_resnet, test_vit" in actions[0].text()
+    actions[1].trigger()  # the older one
+    qtbot.waitUntil(lambda: window.sheet is not None and window.sheet.session_id == older, timeout=60_000)
+    qtbot.waitUntil(lambda: queue_rows(window) == {("test_resnet", "latency"): "finished"}, timeout=30_000)
+    assert [p.model_id for p in window.plots.pareto.points if p.latency_kind == "measured"] == ["test_resnet"]
+
+
+def test_the_objective_re_ranks_an_opened_sheet(qtbot, make_main_window, tmp_path):
+    from selector.core.export import build_sheet, export_sheet
+    from selector.core.recommend import Constraints, Objective
+    from selector.core.recommend.candidate import MEASURED, Candidate, Figure
+
+    cands = [Candidate(m, task="image-classification", published={"imagenet_top1": acc},
+                       latency=[Figure(ms, MEASURED, "ms", batch=1, dtype="fp32", device="cpu")])
+             for m, acc, ms in (("accurate_slow", 85.0, 40.0), ("fast_rough", 70.0, 4.0))]
+    path = tmp_path / "sheet.json"
+    export_sheet(build_sheet(cands, Constraints(batch=1), Objective("accuracy")), path, "json")
+    window = make_main_window(profile_source="t4")
+    window.open_sheets([str(path)])
+    assert window.sheet.recommendation.recommended == "accurate_slow"
+    combo = window.recommendation_panel.objective
+    combo.setCurrentIndex(combo.findData("latency"))
+    qtbot.waitUntil(lambda: window.sheet.recommendation.recommended == "fast_rough", timeout=30_000)
+    assert "fast_rough" in window.recommendation_panel.summary.text()
