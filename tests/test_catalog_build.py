@@ -180,10 +180,9 @@ def test_start_up_shows_the_catalog_first_and_starts_no_build(monkeypatch):
     monkeypatch.setattr(calibration, "load_calibration", lambda threads=None: None)
     monkeypatch.setattr(calibration, "get_calibration", lambda **kw: calls.append(kw) or "measured")
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    steps = workflow.load_catalog_quietly()
-    what, catalog = next(steps)
-    assert what == "catalog" and len(catalog) > 1000 and not calls  # shown before any calibration
-    assert [s for s in steps] == [("calibrating", None), ("calibration", "measured")]
+    [(what, catalog)] = list(workflow.load_catalog_quietly())
+    assert what == "catalog" and len(catalog) > 1000 and not calls  # the calibration is a step of its own
+    assert list(workflow.calibrate_quietly()) == [("calibrating", None), ("calibration", "measured")]
     time.sleep(0.5)
     started = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
     assert not started, f"start-up started processes: {[' '.join(p.cmdline()) for p in started]}"

@@ -17,7 +17,7 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QMessageBox
 
 from selector.core.catalog.entry import CatalogEntry
@@ -31,6 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from selector.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
+CALIBRATE_AFTER_MS = 5000
+"""The latest the calibration starts after the catalog arrived, rows shown or not."""
 
 
 class RetraceController(QObject):
@@ -163,6 +165,29 @@ def startup_step(window: "MainWindow", what: str, value: Any) -> None:
     window.calibration = value
     window.statusBar().showMessage("Latency estimates ready" if value is not None
                                    else "CPU calibration failed: latency estimates are off", 10_000)
+
+
+def calibrate_once_shown(window: "MainWindow") -> None:
+    """Start the CPU calibration (``workflow.calibrate_quietly``) once the catalog's rows are on
+    screen, or after ``CALIBRATE_AFTER_MS`` at the latest: its torch work would otherwise
+    compete with the table's first badges for the CPU and the worker threads."""
+    from selector.ui import workflow
+
+    started: list[bool] = []
+
+    def start(*_: object) -> None:
+        if started or not window.isVisible():
+            return
+        started.append(True)
+        window.workers.start("CPU calibration", workflow.calibrate_quietly,
+                             on_yield=lambda step: startup_step(window, *step))
+
+    def on_rows(count: int) -> None:
+        if count:
+            start()
+
+    window.catalog_view.sig_rows_ready.connect(on_rows)
+    QTimer.singleShot(CALIBRATE_AFTER_MS, window, start)
 
 
 def calibration_label(window: "MainWindow") -> QLabel:

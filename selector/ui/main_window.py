@@ -282,6 +282,7 @@ class MainWindow(SessionMirror, QMainWindow):
     def _on_startup_step(self, step) -> None:  # noqa: ANN001 - (what, value), see load_catalog_quietly
         if step[0] == "catalog":
             self._on_catalog(step[1])
+            upkeep.calibrate_once_shown(self)
         else:
             upkeep.startup_step(self, *step)
 

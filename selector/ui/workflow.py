@@ -32,18 +32,24 @@ EXPORT_FILTERS = ("PDF (*.pdf);;HTML, self-contained (*.html);;Markdown (*.md);;
 
 # ------------------------------------------------------------------- start-up
 def load_catalog_quietly() -> Iterator[tuple[str, Any]]:
-    """Start-up, in a worker, in two steps, so the table never waits on the calibration.
+    """Start-up's first step, in a worker: yields ``("catalog", Catalog)``.
 
-    Yields ``("catalog", Catalog)`` first (the snapshot loads in a fraction of a second), then
-    ``("calibrating", None)`` when no CPU calibration is cached and one is measured now (tens
-    of seconds of torch work on a new machine), then ``("calibration", Calibration | None)``.
-    A snapshot built with other timm/transformers versions is used as it is: nothing is
-    rebuilt here; the entries a user looks at are re-traced one by one (``catalog.retrace``).
+    The snapshot loads in a fraction of a second. A snapshot built with other timm/transformers
+    versions is used as it is: nothing is rebuilt here; the entries a user looks at are
+    re-traced one by one (``catalog.retrace``). The CPU calibration is the second step
+    (``calibrate_quietly``), started once the table shows, so the two never compete.
     """
     from selector.core.catalog.catalog import load_catalog
-    from selector.core.estimate.calibration import get_calibration, load_calibration
 
     yield "catalog", load_catalog()
+
+
+def calibrate_quietly() -> Iterator[tuple[str, Any]]:
+    """Start-up's second step, in a worker: ``("calibrating", None)`` when no calibration is
+    cached and one is measured now (tens of seconds of torch work on a new machine), then
+    ``("calibration", Calibration | None)``."""
+    from selector.core.estimate.calibration import get_calibration, load_calibration
+
     try:
         calibration = load_calibration()
         if calibration is None:
