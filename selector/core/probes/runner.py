@@ -7,8 +7,8 @@ carrying the :class:`ProbeResult`, however the probe ended:
 - the child reported a result: ``finished``;
 - ``cancel()`` was called (any thread) or Ctrl-C reached the loop: ``cancelled``;
 - the hard timeout passed: ``timed_out``;
-- the child reported ``MemoryError`` / CUDA OOM, or died of a SIGKILL we did not send (the
-  kernel's OOM killer): ``out_of_memory``;
+- the child reported ``MemoryError`` / CUDA OOM, or died of a SIGKILL we did not send with
+  evidence of the kernel's OOM killer (see ``oom.py``): ``out_of_memory``;
 - it died of another signal or exited without a result: ``crashed``;
 - it reported an exception: ``failed``, with the traceback.
 
@@ -35,6 +35,7 @@ from typing import Any, Iterator
 
 from selector.core.probes import events as ev
 from selector.core.probes.events import ProbeEvent
+from selector.core.probes.oom import OomWatch
 from selector.core.probes.spec import ProbeSpec
 from selector.core.probes.watch import ProbeWatch
 from selector.core.results import record as rec
@@ -348,9 +349,12 @@ class ProbeRun:
         if code is not None and code < 0:
             sig = -code
             if sig == getattr(signal, "SIGKILL", -1) and not self._killed_by_us:
-                return rec.OUT_OF_MEMORY, (
-                    "killed by SIGKILL that selector did not send: most likely the kernel's "
-                    f"out-of-memory killer{peak}{kept}")
+                oom, why = state.oom.verdict()  # a SIGKILL from outside is OOM only on evidence
+                if oom:
+                    return rec.OUT_OF_MEMORY, (
+                        f"killed by the kernel's out-of-memory killer ({why}){peak}{kept}")
+                return rec.CRASHED, ("killed by SIGKILL from outside selector (not by the "
+                                     f"out-of-memory killer: {why}){peak}{kept}")
             return rec.CRASHED, f"crashed with {_signal_name(sig)}{peak}{kept}"
         return rec.CRASHED, f"exited with code {code} without reporting a result{kept}"
 
@@ -370,6 +374,7 @@ class _State:
         self._tree: list = []
         self._next_tree = 0.0
         self.watch = ProbeWatch()
+        self.oom = OomWatch()
 
     def note_rss(self, pid: int, now: float) -> None:
         """Add the child's (and its children's) resident memory to the peak seen."""
@@ -392,6 +397,7 @@ class _State:
             except Exception:  # noqa: BLE001 - a grandchild that ended
                 pass
         mib = rss / 2**20
+        self.oom.sample(mib)
         if self.peak_rss_mib is None or mib > self.peak_rss_mib:
             self.peak_rss_mib = round(mib, 1)
 

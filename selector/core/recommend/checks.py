@@ -168,7 +168,22 @@ def assess(c: Candidate, con: Constraints, metric: str | None) -> Assessment:
             "figures are not used for accuracy"
         )
     a.notes.extend(c.notes)
+    said = " ".join(a.unknowns + a.failures)
+    a.notes.extend(f for f in failed_probes(c) if f.split(":")[0] not in said)
     return a
+
+
+def failed_probes(c: Candidate) -> list[str]:
+    """``latency probe out of memory: ...``: each probe of ``c`` that ended without a usable
+    measurement (crashed, out of memory, timed out...), so a pick never hides one."""
+    out = []
+    for kind in ("latency", "finetune", "transfer"):
+        end = c.probe_end(kind)
+        if end is not None and end.bad_end:
+            why = c.probe_messages.get(kind, "")
+            words = "ran out of memory" if end == ProbeStatus.OUT_OF_MEMORY else end.words
+            out.append(f"{kind} probe {words}" + (f": {why}" if why else ""))
+    return out
 
 
 def _check_latency(a: Assessment, con: Constraints) -> None:

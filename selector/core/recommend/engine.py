@@ -28,7 +28,7 @@ from collections import Counter
 from selector.core.recommend.candidate import Candidate
 from selector.core.recommend.checks import (
     FINETUNED, PUBLISHED_KIND, TIERS, TRANSFER, Assessment, accuracy_of, assess, best_accuracy,
-    common_metric, evidence, metric_label,
+    common_metric, evidence, failed_probes, metric_label,
 )
 from selector.core.recommend.confidence import judge_confidence
 from selector.core.recommend.result import (
@@ -279,7 +279,8 @@ def _recommended_reason(a: Assessment, objective: Objective, n: int, metric: str
     lead = f"{lead} of {n} candidates within the constraints" if n > 1 else (
         "the only candidate within the constraints")
     acc = best_accuracy(a.candidate, metric)
-    parts = [lead, acc.text() if acc.value is not None else "", *a.passes[:3]]
+    parts = [lead, acc.text() if acc.value is not None else "", *a.passes[:3],
+             *(f"though its {f}" for f in failed_probes(a.candidate))]
     return "; ".join(p for p in parts if p)
 
 

@@ -22,7 +22,7 @@ from selector.core.errors import SelectorError
 from selector.core.recommend.candidate import ESTIMATED, MEASURED, Candidate, Figure, TransferScore
 from selector.core.recommend.result import Constraints
 
-_STATUS = {"out_of_memory": "oom", "failed": "error", "crashed": "error", "timed_out": "timeout",
+_STATUS = {"out_of_memory": "oom", "failed": "error", "crashed": "crashed", "timed_out": "timeout",
            "cancelled": "cancelled", "refused": "refused", "finished": "ok"}
 _DTYPE_WORDS = {"fp32": "fp32", "bf16": "bf16", "fp16": "fp16", "int8-dynamic": "int8-dynamic"}
 
