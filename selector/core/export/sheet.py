@@ -208,11 +208,15 @@ def open_sheet(path: str | Path) -> Sheet:
         raise SelectorError(f"no such sheet: {path}") from None
     except (OSError, UnicodeDecodeError) as err:
         raise SelectorError(f"cannot read {path}: {err}") from err
+    from selector.core.export.sheet_check import check_sheet_data
+
     try:
-        return Sheet.from_dict(json.loads(text))
+        data = json.loads(text)
+        check_sheet_data(data)
+        return Sheet.from_dict(data)
     except json.JSONDecodeError as err:
         raise SelectorError(f"{path} is not a JSON sheet: {err}") from err
-    except (ValueError, TypeError, KeyError) as err:
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
         raise SelectorError(f"{path}: {err}") from err
 
 
