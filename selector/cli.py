@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from selector import APP_DESCRIPTION, __version__
 from selector.commands import COMMANDS
 from selector.core.errors import SelectorError
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument errors in one line (argparse prints the whole usage first), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="selector",
         description=f"{APP_DESCRIPTION}. With no command, opens the desktop app.",
     )

@@ -21,9 +21,9 @@ def _ints(text: str) -> list[int]:
     try:
         values = [int(v) for v in _csv(text)]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, not {text!r}") from None
     if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"batch sizes must be 1 or more, got {text!r}")
+        raise argparse.ArgumentTypeError(f"batch sizes must be whole numbers of 1 or more, not {text!r}")
     return values
 
 
@@ -113,6 +113,7 @@ def build_specs(args: argparse.Namespace, entries: list) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
+    from selector.commands.bench_args import check_bench_args
     from selector.core.errors import SelectorError
     from selector.core.hardware import detect_hardware
     from selector.core.models import resolve_model
@@ -121,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
 
     from selector.core.probes.registry import kinds
 
+    check_bench_args(args)
     offered = [k.name for k in kinds()]
     for name in args.probe:
         if name not in offered:

@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from selector.core.export import format_for
 
     fmt = format_for(args.out, args.format)
+    check_out(args.out, args.force)
     if args.compare:
         return _compare(args, fmt)
     from selector.commands.recommend import app_session
@@ -42,6 +43,21 @@ def run(args: argparse.Namespace) -> int:
     for extra in written[1:]:
         print(f"wrote {extra}")
     return 0
+
+
+def check_out(out: str, force: bool) -> None:
+    """``SelectorError`` for an ``--out`` that cannot be written, before the sheet is built."""
+    from pathlib import Path
+
+    from selector.core.errors import SelectorError
+
+    path = Path(out).expanduser()
+    if path.is_dir():
+        raise SelectorError(f"--out {out} is a folder; give a file name, e.g. {path / 'sheet.pdf'}")
+    if not path.parent.is_dir():
+        raise SelectorError(f"--out {out}: there is no folder {path.parent}")
+    if path.exists() and not force:
+        raise SelectorError(f"{path} already exists (use --force to overwrite it)")
 
 
 def _compare(args: argparse.Namespace, fmt: str) -> int:

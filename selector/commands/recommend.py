@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 NAME = "recommend"
 HELP = "recommend a model from a probe session (or catalog models) under your constraints"
@@ -56,9 +57,25 @@ def _positive(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number more than 0, not {text}")
     return value
+
+
+def check_constraint_args(args: argparse.Namespace) -> None:
+    """``SelectorError`` for a constraint no recommendation can use, before anything is read."""
+    from selector.core.errors import SelectorError
+
+    device = args.device
+    if not (device in ("cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())):
+        raise SelectorError(f"--device must be cpu, cuda or cuda:N, not {device!r}")
+    if args.batch < 1:
+        raise SelectorError(f"--batch must be a whole number of 1 or more, not {args.batch}")
+    if args.min_accuracy is not None and not 0 <= args.min_accuracy <= 100:  # also NaN
+        raise SelectorError(f"--min-accuracy is a percentage from 0 to 100, not {args.min_accuracy:g}")
+    if not 0 <= args.accuracy_weight <= 1:
+        raise SelectorError(f"--accuracy-weight must be from 0 to 1 (the share of accuracy in the "
+                            f"balanced objective), not {args.accuracy_weight:g}")
 
 
 def constraints_from_args(args: argparse.Namespace, hardware: dict | None):  # noqa: ANN201
@@ -96,6 +113,7 @@ def app_session(args: argparse.Namespace):  # noqa: ANN201
     from selector.core.hardware import detect_hardware
     from selector.core.session import AppSession
 
+    check_constraint_args(args)
     app = AppSession()
     if getattr(args, "sheet", None):
         sheet = app.open_sheet(args.sheet)
