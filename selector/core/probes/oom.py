@@ -48,7 +48,7 @@ def _field(path: Path, name: str) -> int | None:
 
 def _cgroup_files() -> list[Path]:
     """The memory cgroup counters of this process (the probe child shares its cgroup)."""
-    files = []
+    files: list[Path] = []
     try:
         lines = Path("/proc/self/cgroup").read_text().splitlines()
     except OSError:
