@@ -103,7 +103,7 @@ class CatalogView(QWidget):
         bar.addWidget(self.max_params)
         bar.addWidget(self.fits_only)
         bar.addWidget(self.cached_only)
-        bar.addWidget(self.count)
+        self.search.setMinimumWidth(self.search.fontMetrics().horizontalAdvance("Search models…") + 30)
 
         self.model = CatalogTableModel(self)
         self.proxy = CatalogProxy(self)
@@ -154,7 +154,10 @@ class CatalogView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
         layout.addWidget(splitter, 1)
-        layout.addWidget(self.legend)
+        under = QHBoxLayout()
+        under.addWidget(self.legend, 1)
+        under.addWidget(self.count, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(under)
 
     # ------------------------------------------------------------------ data
     def set_entries(self, entries: list[CatalogEntry]) -> None:

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from selector.core.export.compare import Comparison
 from selector.core.units import fmt_mib, fmt_ms
-from selector.ui.plots import colour
+from selector.ui.plots import colour, legend_below
 
 _VALUES: list[tuple[str, str, Callable[[Any], str]]] = [
     ("latency_p50_ms", "p50 latency", fmt_ms), ("peak_memory_mib", "peak memory", fmt_mib),
@@ -47,7 +47,7 @@ class CompareView(QWidget):
         self.plot = pg.PlotWidget(title="p50 latency by machine")
         self.plot.setBackground(None)
         self.plot.setLabel("left", "p50 latency (ms)")
-        self.plot.addLegend()
+        self.legend = legend_below(self.plot, columns=3)  # under the axis: never over a bar
         top = QHBoxLayout()
         top.addWidget(QLabel("Show:"))
         top.addWidget(self.value)
@@ -96,6 +96,7 @@ class CompareView(QWidget):
         if comparison is None:
             return
         n = len(comparison.machines)
+        self.legend.setColumnCount(min(max(1, n), 4))
         width = 0.8 / max(1, n)
         for i, machine in enumerate(comparison.machines):
             xs, heights = [], []

@@ -54,6 +54,50 @@ def _weak_tip(method):  # noqa: ANN001, ANN202
     return tip
 
 
+def legend_below(widget: pg.PlotWidget, columns: int) -> pg.LegendItem:
+    """The plot's legend in a row of its own under the axis, so that it never covers data.
+
+    Items added to the plot with a ``name`` join it, as with ``addLegend``.
+    """
+    item = widget.getPlotItem()
+    legend = pg.LegendItem(colCount=columns)
+    item.layout.addItem(legend, 4, 1)  # rows: title, top axis, view, bottom axis, legend
+    item.legend = legend
+    return legend
+
+
+class LogAxis(pg.AxisItem):
+    """A log-scale axis whose labels never run into each other.
+
+    pyqtgraph labels every minor tick of a decade (2 to 9) with one digit, so on a narrow plot
+    they collide and read as one number. Here the ticks stay, but only 1, 2 and 5 of each
+    decade are labelled, or fewer when a decade is short, and values read as numbers (20, 500).
+    """
+
+    _MANTISSAS = ((200.0, (1, 2, 3, 5)), (90.0, (1, 2, 5)), (0.0, (1,)))
+    """(pixels per decade at least, first digits labelled)."""
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self.px_per_decade = 100.0
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):  # noqa: N802, ANN001, ANN201
+        self.px_per_decade = size / max(maxVal - minVal, 1e-9)
+        return super().logTickValues(minVal, maxVal, size, stdTicks)
+
+    def labelled(self) -> tuple[int, ...]:
+        return next(m for px, m in self._MANTISSAS if self.px_per_decade >= px)
+
+    def logTickStrings(self, values, scale, spacing):  # noqa: N802, ANN001, ANN201
+        keep = self.labelled()
+        out = []
+        for v in values:
+            x = 10 ** float(v) * scale
+            digit = round(10 ** (float(v) - math.floor(float(v) + 1e-9)))
+            out.append(f"{x:g}" if digit in keep else "")
+        return out
+
+
 @dataclass
 class ParetoPoint:
     model_id: str
@@ -72,13 +116,14 @@ class ParetoPlot(pg.PlotWidget):
     sig_model_clicked = Signal(str)
 
     def __init__(self, parent=None) -> None:  # noqa: ANN001
-        super().__init__(parent, title="Accuracy vs latency")
+        super().__init__(parent, title="Accuracy vs latency",
+                         axisItems={"bottom": LogAxis(orientation="bottom")})
         self.setBackground(None)
         self.showGrid(x=True, y=True, alpha=0.25)
         self.setLabel("bottom", "latency p50 (ms, log scale)")
         self.setLabel("left", "accuracy (%)")
         self.setLogMode(x=True, y=False)
-        self.addLegend(offset=(-10, 10))
+        legend_below(self, columns=3)
         self.points: list[ParetoPoint] = []
         self.selected: str | None = None
         self.front_line = self.plot([], [], pen=pg.mkPen("#2ca02c", width=2), name="Pareto front")
@@ -158,7 +203,7 @@ class LossCurvePlot(pg.PlotWidget):
         self.showGrid(x=True, y=True, alpha=0.25)
         self.setLabel("bottom", "optimizer step")
         self.setLabel("left", "training loss")
-        self.addLegend(offset=(-10, 10))
+        legend_below(self, columns=4)
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._data: dict[str, tuple[list[float], list[float]]] = {}
 

@@ -2,6 +2,7 @@ import pytest
 
 from selector.ui.plots import (
     LatencyDistributionPlot,
+    LogAxis,
     LossCurvePlot,
     MemoryPlot,
     ParetoPlot,
@@ -125,3 +126,45 @@ def test_a_dropped_plot_is_freed_at_once_not_by_the_cycle_collector(qtbot, capfd
         if was_enabled:
             gc.enable()
     assert "_sizeHint" not in capfd.readouterr().err
+
+
+def test_log_axis_labels_1_2_5_or_fewer_so_they_never_collide():
+    import math
+
+    axis = LogAxis(orientation="bottom")
+    axis.logMode = True
+    decade = [math.log10(v) for v in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 50, 100)]
+    axis.logTickValues(0.0, 3.0, 3 * 120, [])  # 120 px per decade
+    assert axis.tickStrings(decade, 1.0, 1.0) == ["1", "2", "", "", "5", "", "", "", "", "10", "20",
+                                                   "50", "100"]
+    axis.logTickValues(0.0, 3.0, 3 * 50, [])  # a narrow plot: decades only
+    assert [s for s in axis.tickStrings(decade, 1.0, 1.0) if s] == ["1", "10", "100"]
+
+
+def test_legends_sit_under_the_axes_never_over_the_data(qtbot):
+    from selector.ui.compare_view import CompareView
+    from tests.test_export import make_sheet
+
+    from selector.core.export import compare_sheets
+
+    plot = ParetoPlot()
+    qtbot.addWidget(plot)
+    plot.resize(500, 350)
+    plot.show()
+    qtbot.waitExposed(plot)
+    plot.set_points(points())
+    a, b = make_sheet("laptop-cpu-8gb"), make_sheet("laptop-cpu-8gb", scale=0.5)
+    b.hardware = dict(b.hardware, name="bigger box")
+    compare = CompareView()
+    qtbot.addWidget(compare)
+    compare.resize(700, 600)
+    compare.show()
+    qtbot.waitExposed(compare)
+    compare.set_comparison(compare_sheets([a, b]))
+    for item, entries in ((plot.plotItem, 3), (compare.plot.plotItem, 2)):
+        assert len(item.legend.items) == entries
+        axis = item.getAxis("bottom")  # legend and axis: both laid out in the PlotItem
+        qtbot.waitUntil(lambda item=item, axis=axis: item.legend.geometry().top() > 0
+                        and axis.geometry().bottom() > 0, timeout=5000)
+        assert item.legend.geometry().top() >= axis.geometry().bottom() - 1
+        assert item.legend.geometry().top() > item.vb.geometry().bottom()

@@ -242,11 +242,15 @@ def comparison_figure(comparison) -> Any | None:  # noqa: ANN001 - Comparison
         ax.invert_yaxis()
         values = [c.latency_p50_ms for c in comparison.cells if c.latency_p50_ms]
         if values and max(values) / max(min(values), 1e-9) > 8:
+            from matplotlib.ticker import FuncFormatter
+
             ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))  # 10, not 10^1
         ax.set_xlabel("p50 latency per batch (ms)")
         ax.set_title("The same models on each machine")
         ax.grid(axis="x", alpha=0.25)
-        ax.legend(fontsize=7, frameon=False)
+        # below the axes: inside, the legend covered the longest bars
+        fig.legend(fontsize=7, frameon=False, loc="outside lower center", ncols=min(len(machines), 4))
         return fig
 
 
