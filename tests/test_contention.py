@@ -209,3 +209,25 @@ def test_the_probe_queue_marks_a_noisy_row_with_the_reasons(qtbot):
     noisy, calm = (panel.table.item(r, COL_STATE) for r in (0, 1))
     assert noisy.text() == "finished, noisy" and BUSY in noisy.toolTip()
     assert calm.text() == "finished" and calm.toolTip() == ""
+
+
+def test_a_noisy_stored_row_reaches_the_candidate_figure_and_the_sheet(tmp_path):
+    from selector.core.export import build_sheet
+    from selector.core.export.table import display_rows
+    from selector.core.recommend.from_store import load_session
+    from selector.core.results.store import ResultStore
+
+    store = ResultStore(tmp_path / "r.sqlite")
+    session = store.create_session("t")
+    for noisy in (True, False):
+        result = _result(noisy)
+        result.model_id = result.rows[0]["model_id"] = "busy" if noisy else "calm"
+        result.session_id = session.id
+        store.save_result(result)
+    loaded = load_session(session.id, constraints=Constraints(batch=1), store=store)
+    figs = {c.model_id: c.latency[0] for c in loaded.candidates}
+    assert figs["busy"].noisy == [BUSY] and figs["calm"].noisy == []
+    assert "only 4 iterations: no p99" in figs["busy"].method and "p99" not in figs["busy"].extra
+    sheet = build_sheet(loaded.candidates, Constraints(batch=1))
+    cells = {r["model_id"]: r["p50 latency"] for r in display_rows(sheet)}
+    assert cells["busy"].endswith("(M, noisy)") and cells["calm"].endswith("(M)")
