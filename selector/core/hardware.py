@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from selector.core.fileio import atomic_write_text
+from selector.core.fileio import atomic_write_text, special_file_kind
 
 SCHEMA_VERSION = 1
 MIB = 1024 * 1024
@@ -385,6 +385,9 @@ def detect_torch() -> TorchInfo:
 def load_profile(path: str | os.PathLike[str]) -> HardwareProfile:
     """Open a saved or reference profile; a clear ``ValueError`` for anything else."""
     path = Path(path)
+    kind = special_file_kind(path)
+    if kind:
+        raise ValueError(f"{path} is {kind}, not a hardware profile")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
