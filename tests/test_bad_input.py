@@ -211,3 +211,23 @@ def test_a_pick_whose_probe_crashed_or_ran_out_of_memory_says_so():
     crashed.probe_status["latency"] = "oom"
     rec = recommend([crashed, fine], Constraints())
     assert "though its latency probe ran out of memory" in rec.verdicts[0].reason
+
+
+def test_a_named_pipe_is_never_opened_as_a_sheet_or_a_profile(capsys, tmp_path):
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)  # each of these hung, waiting for a writer
+    assert refused(capsys, "recommend", "--sheet", str(fifo)).endswith(
+        "pipe.json is a named pipe (FIFO), not a JSON sheet")
+    assert "is a named pipe (FIFO), not a JSON sheet" in refused(
+        capsys, "export", "--compare", str(fifo), "--out", str(tmp_path / "c.md"))
+    assert refused(capsys, "hw", "--profile", str(fifo)).endswith(
+        "pipe.json is a named pipe (FIFO), not a hardware profile")
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["bench", "test_resnet", "--probe", ""], "--probe needs at least one probe"),
+    (["bench", "test_resnet", "--dtype", ","], "--dtype needs at least one precision"),
+    (["recommend", "--models", " , "], "--models needs at least one catalog id"),
+])
+def test_empty_lists(capsys, no_probe_ran, argv, words):
+    assert words in refused(capsys, *argv)

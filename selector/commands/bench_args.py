@@ -15,6 +15,10 @@ from selector.core.errors import SelectorError
 
 def check_bench_args(args: argparse.Namespace) -> None:
     """``SelectorError`` for the first unusable value in ``args`` (``selector bench``'s)."""
+    if not args.probe:
+        raise SelectorError("--probe needs at least one probe: latency, finetune or transfer")
+    if not args.dtype:
+        raise SelectorError("--dtype needs at least one precision: fp32, bf16, fp16 or int8")
     _whole(args.threads, "--threads", "torch threads per probe")
     _whole(args.train_batch, "--train-batch", "samples per fine-tune step")
     _whole(args.iters, "--iters", "timed iterations per latency row")

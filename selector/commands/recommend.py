@@ -119,7 +119,7 @@ def app_session(args: argparse.Namespace):  # noqa: ANN201
         sheet = app.open_sheet(args.sheet)
         constraints, objective = constraints_from_args(args, sheet.hardware)
         return app, constraints, objective
-    if getattr(args, "models", None):
+    if getattr(args, "models", None) is not None:
         live = detect_hardware(include_torch=False)
         app.set_live_profile(live)
         ids = [m.strip() for m in args.models.split(",") if m.strip()]

@@ -1,10 +1,31 @@
-"""Writing files so that a crash or a full disk never leaves half a file behind."""
+"""Writing files so that a crash or a full disk never leaves half a file behind, and telling
+the files a reader must not open (a named pipe blocks the reader until something writes)."""
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
+
+
+def special_file_kind(path: str | os.PathLike[str]) -> str | None:
+    """``a named pipe (FIFO)``, ``a socket`` or ``a device file`` when ``path`` is one; None for
+    a regular file, a folder, or nothing there. Readers refuse these before opening them:
+    reading a FIFO waits for a writer that may never come."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device file"
+    return "not a regular file"
 
 
 class OutputExistsError(FileExistsError):

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from selector.core.errors import SelectorError
+from selector.core.fileio import special_file_kind
 
 IMAGE = "image"
 TEXT = "text"
@@ -146,9 +147,8 @@ def check_source(source: str) -> Path:
         raise DataError(f"no such file or folder: {path}") from None
     except OSError as err:
         raise DataError(f"cannot read {path}: {err.strerror or err}") from None
-    if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
-        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
-                else "a device file" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+    kind = special_file_kind(path)
+    if kind:
         raise DataError(f"{path} is {kind}: data must be a folder of images, a .csv/.tsv/.jsonl "
                         "file, or 'sample'")
     if not os.access(path, os.R_OK | (os.X_OK if stat.S_ISDIR(mode) else 0)):

@@ -25,6 +25,7 @@ from typing import Any
 
 from selector import __version__
 from selector.core.errors import SelectorError
+from selector.core.fileio import special_file_kind
 from selector.core.recommend import (
     Candidate, Constraints, Objective, Recommendation, recommend,
 )
@@ -202,6 +203,9 @@ def build_sheet(
 def open_sheet(path: str | Path) -> Sheet:
     """Read a JSON sheet; a clear :class:`SelectorError` for anything that is not one."""
     path = Path(path)
+    kind = special_file_kind(path)
+    if kind:
+        raise SelectorError(f"{path} is {kind}, not a JSON sheet")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
