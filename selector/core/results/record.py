@@ -323,6 +323,9 @@ class ProbeResult:
     contention: dict[str, Any] | None = None
     """How busy the machine was from the probe's start to its end (``Contention.to_dict()``);
     each row carries its own window's record too."""
+    placement: dict[str, Any] | None = None
+    """Where it ran when not simply here: ``node``, ``node_id``, ``address``, ``kind`` (Ray
+    cluster) and/or ``gpu`` (``index``, ``name``, ``uuid``) and ``cpus`` (multi-GPU placement)."""
 
     # ------------------------------------------------------------------ views
     @property
