@@ -9,6 +9,9 @@ from pathlib import Path
 from selector.core.paths import log_dir
 
 _FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
+QUIET_LOGGERS = ("fontTools",)
+"""Libraries whose INFO lines are noise in our log: matplotlib's PDF and SVG backends make
+fontTools log every font subsetting step (dozens of lines per exported sheet)."""
 
 
 def log_file() -> Path:
@@ -17,6 +20,8 @@ def log_file() -> Path:
 
 def configure_logging(level: int = logging.INFO) -> Path:
     """Add a rotating file handler to the root logger (once); returns the log file."""
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     path = log_file()
     root = logging.getLogger()
     for handler in root.handlers:

@@ -51,6 +51,8 @@ class HardwarePanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._profile: HardwareProfile | None = None
+        self._probe_threads: int | None = None
+        """CPU threads probes use (Preferences); None: torch's default."""
 
         self.source_combo = QComboBox()
         self.source_combo.setToolTip(
@@ -125,20 +127,34 @@ class HardwarePanel(QWidget):
     def field_text(self, key: str) -> str:
         return self._labels[key].text()
 
+    def set_probe_threads(self, threads: int | None) -> None:
+        """The CPU threads preference: the cores line says what probes will use."""
+        self._probe_threads = threads or None
+        if self._profile is not None:
+            self._labels["cores"].setText(self._cores_text(self._profile))
+
+    def _cores_text(self, profile: HardwareProfile) -> str:
+        cpu = profile.cpu
+        text = f"{fmt_optional(cpu.physical_cores)} physical, {fmt_optional(cpu.logical_cores)} logical"
+        if self._probe_threads:
+            plural = "s" if self._probe_threads != 1 else ""
+            return text + f", probes use {self._probe_threads} thread{plural} (Preferences)"
+        if cpu.torch_threads:
+            return text + f", torch uses {cpu.torch_threads} threads"
+        return text
+
     def set_profile(self, profile: HardwareProfile) -> None:
         self._profile = profile
         cpu, mem = profile.cpu, profile.memory
         kind = {"live": "detected on this machine", "reference": "reference profile",
                 "file": "opened from a file"}.get(profile.source, profile.source)
         self.status_label.setText(f"{profile.name}: {kind}")
-        threads = f", torch uses {cpu.torch_threads} threads" if cpu.torch_threads else ""
         values = {
             "name": profile.description or profile.name,
             "os": fmt_optional(profile.os),
             "python": fmt_optional(profile.python),
             "cpu": cpu.model,
-            "cores": f"{fmt_optional(cpu.physical_cores)} physical, "
-                     f"{fmt_optional(cpu.logical_cores)} logical{threads}",
+            "cores": self._cores_text(profile),
             "ram": f"{fmt_mib(mem.available_mib)} of {fmt_mib(mem.total_mib)}",
             "swap": (f"{fmt_mib(mem.swap_free_mib)} of {fmt_mib(mem.swap_total_mib)}"
                      if mem.swap_total_mib else "no swap"),

@@ -55,7 +55,7 @@ from selector.ui.live_hardware import LiveHardware
 from selector.ui.results_presenter import present
 from selector.ui.run_controller import RunController
 from selector.ui.session_mirror import SessionMirror
-from selector.ui.settings import app_settings
+from selector.ui.settings import app_settings, last_folder, remember_folder
 from selector.ui.workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -251,9 +251,10 @@ class MainWindow(SessionMirror, QMainWindow):
         self.sig_profile_changed.emit(profile)
 
     def open_profile_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open hardware profile", str(Path.home()),
+        path, _ = QFileDialog.getOpenFileName(self, "Open hardware profile", last_folder("profile"),
                                               "Hardware profiles (*.json)")
         if path:
+            remember_folder("profile", path)
             self.open_profile(path)
 
     def open_profile(self, path: str) -> None:
@@ -263,9 +264,10 @@ class MainWindow(SessionMirror, QMainWindow):
     def save_profile_dialog(self) -> None:
         if self.profile is not None:
             path, _ = QFileDialog.getSaveFileName(
-                self, "Save hardware profile", str(Path.home() / f"{self.profile.name}.json"),
+                self, "Save hardware profile", last_folder("profile", f"{self.profile.name}.json"),
                 "Hardware profiles (*.json)")
             if path:
+                remember_folder("profile", path)
                 self.save_profile(path)
 
     def save_profile(self, path: str) -> None:
@@ -296,6 +298,7 @@ class MainWindow(SessionMirror, QMainWindow):
         self._load_recent(offer_resume=True)
 
     def _on_request_changed(self, request: Request) -> None:
+        self.hardware_panel.set_probe_threads(request.threads)
         self.catalog_view.set_context(request, self.profile)
         self.session.set_request(request)
 
@@ -347,9 +350,10 @@ class MainWindow(SessionMirror, QMainWindow):
 
     # ---------------------------------------------------------------- results
     def open_sheets_dialog(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open recommendation sheets", str(Path.home()),
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open recommendation sheets", last_folder("sheet"),
                                                 "Sheets (*.json)")
         if paths:
+            remember_folder("sheet", paths[0])
             self.open_sheets(paths)
 
     def open_sheets(self, paths: list[str]) -> None:

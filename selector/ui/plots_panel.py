@@ -20,6 +20,7 @@ from selector.ui.plots import (
     ParetoPlot,
     save_plot,
 )
+from selector.ui.settings import last_folder, remember_folder
 
 
 class PlotsPanel(QWidget):
@@ -47,8 +48,9 @@ class PlotsPanel(QWidget):
 
     def save_dialog(self) -> Path | None:
         name = self.tabs.tabText(self.tabs.currentIndex()).split(":")[0].replace(" ", "-").lower()
-        path, _ = QFileDialog.getSaveFileName(self, "Save plot", str(Path.home() / f"{name}.png"),
+        path, _ = QFileDialog.getSaveFileName(self, "Save plot", last_folder("plot", f"{name}.png"),
                                               "PNG image (*.png);;SVG vector image (*.svg)")
         if not path:
             return None
+        remember_folder("plot", path)
         return save_plot(self.tabs.currentWidget(), path)

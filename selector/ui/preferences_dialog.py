@@ -17,19 +17,21 @@ from PySide6.QtWidgets import (
 )
 
 from selector.core.preferences import DTYPES, Preferences
+from selector.ui.request_panel import SUGGESTED_LATENCY_MS, SUGGESTED_MEMORY_GIB, SUGGESTED_MIN_ACCURACY
 
 
 class _OptionalSpin(QWidget):
     """A number that may be unset: a check box switches it on."""
 
-    def __init__(self, minimum: float, maximum: float, suffix: str, decimals: int = 1,
-                 tooltip: str = "") -> None:
+    def __init__(self, minimum: float, maximum: float, suffix: str, suggested: float,
+                 decimals: int = 1, tooltip: str = "") -> None:
         super().__init__()
         self.enabled = QCheckBox()
         self.spin = QDoubleSpinBox()
         self.spin.setRange(minimum, maximum)
         self.spin.setDecimals(decimals)
         self.spin.setSuffix(suffix)
+        self.spin.setValue(suggested)  # shown greyed while unset, as in the main window
         self.spin.setToolTip(tooltip)
         self.enabled.setToolTip("Unchecked: no limit")
         self.enabled.toggled.connect(self.spin.setEnabled)
@@ -56,8 +58,10 @@ class PreferencesDialog(QDialog):
         form = QFormLayout(self)
 
         self.device = QComboBox()
-        for device in ["auto", *devices]:
-            self.device.addItem(device)
+        gpus = [d for d in devices if d != "cpu"]
+        self.device.addItem(f"auto ({gpus[0] if gpus else 'cpu'} here)", "auto")
+        for device in devices:
+            self.device.addItem(device, device)
         self.device.setToolTip("Where probes run; auto = the first GPU if there is one, else the CPU")
         self.threads = QSpinBox()
         self.threads.setRange(0, 1024)
@@ -68,9 +72,10 @@ class PreferencesDialog(QDialog):
         self.batch = QSpinBox()
         self.batch.setRange(1, 4096)
         self.batch.setToolTip("Batch size the latency budget is stated at")
-        self.latency_budget = _OptionalSpin(0.1, 1e6, " ms", tooltip="p50 latency per batch")
-        self.memory_budget = _OptionalSpin(0.1, 4096, " GiB")
-        self.min_accuracy = _OptionalSpin(0, 100, " %")
+        self.latency_budget = _OptionalSpin(0.1, 1e6, " ms", SUGGESTED_LATENCY_MS,
+                                            tooltip="p50 latency per batch")
+        self.memory_budget = _OptionalSpin(0.1, 4096, " GiB", SUGGESTED_MEMORY_GIB)
+        self.min_accuracy = _OptionalSpin(0, 100, " %", SUGGESTED_MIN_ACCURACY)
         self.latency_s = self._seconds("Time each latency probe may take")
         self.finetune_s = self._seconds("Time each quick fine-tune may take")
         self.transfer_s = self._seconds("Time each transferability probe may take")
@@ -107,8 +112,7 @@ class PreferencesDialog(QDialog):
         return spin
 
     def _load(self, p: Preferences) -> None:
-        index = self.device.findText(p.device)
-        self.device.setCurrentIndex(max(index, 0))
+        self.device.setCurrentIndex(max(self.device.findData(p.device), 0))
         self.threads.setValue(p.threads)
         self.dtype.setCurrentText(p.dtype)
         self.batch.setValue(p.batch_size)
@@ -125,7 +129,7 @@ class PreferencesDialog(QDialog):
         """The edited copy (the original is untouched until the caller saves this)."""
         return dataclasses.replace(
             self._prefs,
-            device=self.device.currentText(),
+            device=self.device.currentData(),
             threads=self.threads.value(),
             dtype=self.dtype.currentText(),
             batch_size=self.batch.value(),

@@ -28,8 +28,11 @@ from PySide6.QtWidgets import (
 
 from selector.core.catalog.entry import TEXT, VISION
 from selector.core.request import SAMPLE, Request
+from selector.ui.settings import last_folder, remember_folder
 
 _TASKS = [(VISION, "Image classification"), (TEXT, "Text classification")]
+SUGGESTED_LATENCY_MS, SUGGESTED_MEMORY_GIB, SUGGESTED_MIN_ACCURACY = 20.0, 8.0, 70.0
+"""What an unset limit shows, greyed, here and in Preferences: the value it takes when checked."""
 
 
 class _Limit(QWidget):
@@ -99,14 +102,15 @@ class RequestPanel(QGroupBox):
         self.dtype = QComboBox()
         self.dtype.addItems(["fp32", "bf16", "fp16"])
         self.dtype.setToolTip("Inference precision; fine-tuning in bf16/fp16 uses mixed precision")
-        self.latency = _Limit(1e6, " ms", 20.0, "p50 latency per batch")
-        self.memory = _Limit(4096, " GiB", 8.0, "Memory budget; unchecked: the device's free memory")
+        self.latency = _Limit(1e6, " ms", SUGGESTED_LATENCY_MS, "p50 latency per batch")
+        self.memory = _Limit(4096, " GiB", SUGGESTED_MEMORY_GIB,
+                             "Memory budget; unchecked: the device's free memory")
         self.memory_mode = QComboBox()
         self.memory_mode.addItem("for inference", "inference")
         self.memory_mode.addItem("for fine-tuning", "finetune")
         self.memory_mode.setToolTip("Which memory must fit: running the model, or fine-tuning it")
-        self.min_accuracy = _Limit(100, " %", 70.0, "Minimum accuracy (fine-tuned on your data "
-                                   "when measured, else published)")
+        self.min_accuracy = _Limit(100, " %", SUGGESTED_MIN_ACCURACY, "Minimum accuracy (fine-tuned on "
+                                   "your data when measured, else published)")
 
         form = QFormLayout()
         form.addRow("Task", self.task)
@@ -183,14 +187,18 @@ class RequestPanel(QGroupBox):
         return index
 
     def pick_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Image folder (one sub-folder per class)")
+        path = QFileDialog.getExistingDirectory(self, "Image folder (one sub-folder per class)",
+                                                last_folder("data"))
         if path:
+            remember_folder("data", path)
             self.add_data_source(path)
 
     def pick_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Text data", "", "Text data (*.csv *.tsv *.jsonl *.json *.txt);;All files (*)")
+            self, "Text data", last_folder("data"),
+            "Text data (*.csv *.tsv *.jsonl *.json *.txt);;All files (*)")
         if path:
+            remember_folder("data", path)
             self.add_data_source(path)
 
     # --------------------------------------------------------------- request

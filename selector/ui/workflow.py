@@ -20,6 +20,7 @@ from selector.core.errors import SelectorError
 from selector.core.funnel import FunnelBudgets
 from selector.core.preferences import Preferences
 from selector.core.request import Request
+from selector.ui.settings import last_folder, remember_folder
 from selector.ui.shortlist_dialog import ShortlistDialog
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -248,8 +249,9 @@ def export_dialog(window: "MainWindow") -> None:
                                    level="info")
         return
     path, chosen = QFileDialog.getSaveFileName(window, "Export recommendation sheet",
-                                               str(Path.home() / "recommendation.pdf"), EXPORT_FILTERS)
+                                               last_folder("sheet", "recommendation.pdf"), EXPORT_FILTERS)
     if path:
+        remember_folder("sheet", path)
         export(window, path, _format_from_filter(path, chosen))
 
 

@@ -36,3 +36,36 @@ def test_thread_and_auto_device_preferences_reach_the_probes_request(qtbot):
     assert panel.request().device == "cuda:0"
     panel.set_devices([("cpu", "CPU")], prefer_gpu=True)  # a profile without a GPU
     assert panel.request().device == "cpu"
+
+
+def test_unset_limits_show_the_same_values_as_the_main_window(qtbot):
+    from selector.ui.request_panel import RequestPanel
+
+    dialog = PreferencesDialog(Preferences(), ["cpu"])
+    panel = RequestPanel()
+    qtbot.addWidget(dialog)
+    qtbot.addWidget(panel)
+    for in_dialog, in_panel in ((dialog.latency_budget, panel.latency),
+                                (dialog.memory_budget, panel.memory),
+                                (dialog.min_accuracy, panel.min_accuracy)):
+        assert in_dialog.value() is None and in_panel.value() is None
+        assert in_dialog.spin.text() == in_panel.spin.text()  # e.g. "20.0 ms", greyed
+        assert not in_dialog.spin.isEnabled() and not in_panel.spin.isEnabled()
+    assert dialog.device.currentText() == "auto (cpu here)" and dialog.preferences().device == "auto"
+    assert dialog.batch.value() == panel.batch.value()
+    assert dialog.dtype.currentText() == panel.dtype.currentText()
+
+
+def test_the_cores_line_follows_the_thread_preference(qtbot):
+    from selector.core.hardware import detect_hardware
+    from selector.ui.hardware_panel import HardwarePanel
+
+    panel = HardwarePanel()
+    qtbot.addWidget(panel)
+    panel.set_profile(detect_hardware(include_torch=False))
+    panel.set_probe_threads(1)
+    assert panel.field_text("cores").endswith("probes use 1 thread (Preferences)")
+    panel.set_probe_threads(3)
+    assert panel.field_text("cores").endswith("probes use 3 threads (Preferences)")
+    panel.set_probe_threads(None)
+    assert "Preferences" not in panel.field_text("cores")
