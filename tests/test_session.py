@@ -199,3 +199,12 @@ def test_the_cli_and_the_app_answer_from_the_same_code(tmp_path, capsys):
     verdicts = [(v.model_id, v.status, v.rank) for v in app.sheet.recommendation.verdicts]
     assert [(v["model_id"], v["status"], v["rank"]) for v in cli["recommendation"]["verdicts"]] == verdicts
     assert app.sheet.recommendation.recommended == "small.a1" == cli["recommendation"]["recommended"]
+
+
+def test_a_model_the_catalog_does_not_list_resumes_as_it_started(store, catalog):
+    local = entry("local:my-model")
+    first = Funnel([*catalog, local], Request(), store=store, top_k=0)
+    stored(store, first.session_id, "a", "latency")
+    resumed = Funnel.resume(store, first.session_id, catalog)  # the catalog lacks the local model
+    assert ("local:my-model", "latency") in {(s.model, s.kind) for s in resumed.specs}
+    assert resumed.entries["local:my-model"].to_dict() == local.to_dict()

@@ -116,8 +116,10 @@ class Funnel:
         return {r.model_id for r in self.previous if r.kind == "finetune" and _ended(r)}
 
     def plan(self) -> dict[str, Any]:
-        """What this run set out to do, kept with the session so it can be resumed."""
+        """What this run set out to do, kept with the session so it can be resumed (the entries
+        too: a model the catalog does not list, a local folder say, resumes as it started)."""
         return {"funnel": 1, "request": self.request.to_dict(), "models": list(self.entries),
+                "entries": {m: e.to_dict() for m, e in self.entries.items()},
                 "top_k": self.top_k, "budgets": asdict(self.budgets)}
 
     @classmethod
@@ -132,7 +134,13 @@ class Funnel:
             plan = {}
         if plan.get("funnel") != 1:
             raise SelectorError(f"session {session.id} was not started by the one-click benchmark")
-        entries = [catalog.get(m) for m in plan["models"] if m in catalog]
+        stored = plan.get("entries") or {}
+        entries = [catalog.get(m) if m in catalog else CatalogEntry.from_dict(stored[m])
+                   for m in plan["models"] if m in catalog or m in stored]
+        missing = [m for m in plan["models"] if m not in catalog and m not in stored]
+        if missing:
+            raise SelectorError(f"cannot resume session {session.id}: the catalog no longer lists "
+                                + ", ".join(missing))
         previous = store.session_results(session.id)
         return cls(entries, Request.from_dict(plan["request"]), store=store, session=session,
                    hardware=session.hardware, top_k=plan.get("top_k", 2),

@@ -150,6 +150,7 @@ def run(window: "MainWindow", entries: list) -> None:
 def _start(window: "MainWindow", funnel: Any) -> None:
     window.queue_panel.clear()
     window.plots.loss.clear_curves()
+    _show_rows(window, funnel.session_id, funnel.previous)  # a resumed run: what already ended
     window.run.start(funnel)
     window.tabs.setCurrentWidget(window.queue_panel)
     window.reset_stall_meter()
@@ -207,7 +208,8 @@ def reopen(window: "MainWindow", session_id: str) -> None:
     window.tabs.setCurrentWidget(window.recommendation_panel)
 
 
-def _show_rows(window: "MainWindow", session_id: str, results: list) -> None:
+def _show_rows(window: "MainWindow", session_id: str | None, results: list) -> None:
+    """Rows of probes that already ended (a reopened session, or a resumed run's first part)."""
     if window.session.shown_session != session_id or window.run.running:
         return
     from selector.core.probes.contention import probe_reasons
