@@ -172,3 +172,31 @@ def test_an_unreachable_address_is_one_line_before_anything_starts(cluster):
     with pytest.raises(SelectorError, match="not a cluster address"):
         host_port("10.0.0.5:notaport")
     assert host_port("ray://head:10001") == ("head", 10001) and host_port("head") == ("head", 6379)
+
+
+def test_hw_cluster_lists_each_node_as_json(cluster, capsys):
+    import json
+
+    from selector.cli import main
+
+    assert main(["hw", "--cluster", cluster.address, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["cluster"] == cluster.address
+    assert sorted(n["kind"] for n in listed["nodes"]) == ["A100", "T4"]
+    assert all(n["hardware"]["memory"]["total_mib"] > 0 for n in listed["nodes"])
+
+
+def test_the_cli_says_an_unreachable_cluster_in_one_line_before_any_probe(capsys, monkeypatch):
+    import socket
+
+    from selector.cli import main
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    assert main(["bench", "test_resnet", "--cluster", f"127.0.0.1:{port}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"cannot reach the Ray cluster at 127.0.0.1:{port}" in err and len(err.splitlines()) == 1
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    assert main(["hw", "--cluster"]) == 2
+    assert "give --cluster HOST:PORT or set RAY_ADDRESS" in capsys.readouterr().err

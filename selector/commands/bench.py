@@ -73,6 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true",
                         help="run probes even when the estimate says they will not fit in free memory")
     parser.add_argument("--session", metavar="ID", help="add the results to this session")
+    from selector.commands.cluster_cli import add_cluster_arguments
+
+    add_cluster_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
@@ -137,14 +140,19 @@ def run(args: argparse.Namespace) -> int:
     profile = detect_hardware(include_torch=False)
     specs = build_specs(args, entries)
     for spec in specs:
-        check_spec(spec, gpu_count=len(profile.gpus))
+        check_spec(spec, gpu_count=None if args.cluster is not None else len(profile.gpus))
     _check_data(specs, quiet=args.json)
     store = ResultStore()
     from selector.core.probes.bench import BenchRun
 
-    bench = BenchRun(specs, store=store, session=args.session, hardware=profile.to_dict(),
-                     session_name="bench " + " ".join(args.models))
-    _warn_if_busy()
+    if args.cluster is not None:  # probes as Ray tasks on the cluster's nodes
+        from selector.commands.cluster_cli import cluster_bench
+
+        bench = cluster_bench(args, specs, store)
+    else:
+        bench = BenchRun(specs, store=store, session=args.session, hardware=profile.to_dict(),
+                         session_name="bench " + " ".join(args.models))
+        _warn_if_busy()
     interrupted = drive(bench)
     results = bench.results
     if args.json:

@@ -18,6 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument(
         "--references", action="store_true", help="list the shipped reference profiles"
     )
+    source.add_argument("--cluster", nargs="?", const="", metavar="ADDRESS",
+                        help="list the nodes of a Ray cluster, each profile read on its node "
+                             "(ADDRESS: HOST:PORT; without it, $RAY_ADDRESS)")
     parser.add_argument("--save", metavar="FILE", help="also save the profile as JSON to FILE")
     parser.add_argument(
         "--no-torch", action="store_true",
@@ -31,6 +34,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.references:
         return _print_references(hardware.reference_profiles(), as_json=args.json)
+    if args.cluster is not None:
+        from selector.commands.cluster_cli import print_cluster
+
+        return print_cluster(args.cluster, as_json=args.json)
     try:
         if args.profile:
             profile = hardware.resolve_profile(args.profile)

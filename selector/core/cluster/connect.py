@@ -86,10 +86,10 @@ def connect(address: str | None) -> str:
     unreachable address or a missing ``ray``, before any probe starts."""
     ray = require_ray()
     address = resolve_address(address)
-    if ray.is_initialized():
-        return address
     if address != "auto":
         check_reachable(address)
+    if ray.is_initialized():
+        return address
     try:
         ray.init(address=address, log_to_driver=False, logging_level="ERROR")
     except Exception as err:  # noqa: BLE001 - ray raises many kinds here; one line for the user

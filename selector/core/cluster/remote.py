@@ -50,6 +50,8 @@ def run_probe(spec_dict: dict[str, Any], packed: dict[str, Any] | None,
     yield {"type": PLACED, "node": node, "hardware": hardware, "worker_pid": os.getpid(),
            "resources": resources}
     spec = ProbeSpec.from_dict(spec_dict)
+    if not spec.threads and not spec.cuda and resources.get("CPU"):
+        spec.threads = max(1, int(resources["CPU"]))  # what Ray gave it, not every core of the node
     if packed is not None and spec.data:
         from selector.core.cluster.data import unpack
 
