@@ -88,8 +88,8 @@ class PreferencesDialog(QDialog):
 
         for label, widget in [
             ("Device", self.device), ("CPU threads", self.threads), ("Precision", self.dtype),
-            ("Batch size", self.batch), ("Latency budget", self.latency_budget),
-            ("Memory budget", self.memory_budget), ("Minimum accuracy", self.min_accuracy),
+            ("Batch", self.batch), ("Latency budget", self.latency_budget),
+            ("Memory budget", self.memory_budget), ("Min. accuracy", self.min_accuracy),
             ("Latency probe time", self.latency_s), ("Fine-tune probe time", self.finetune_s),
             ("Transferability probe time", self.transfer_s), ("Shortlist size", self.shortlist),
             ("Fine-tune the top", self.top_k),
