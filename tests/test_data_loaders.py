@@ -253,3 +253,18 @@ def test_holdout_outside_zero_to_one_is_refused_before_reading(holdout):
 def test_too_small_a_sample_limit_is_refused(max_items):
     with pytest.raises(DataError, match="sample limit must be a whole number of at least 4"):
         load_dataset(DatasetSpec("sample", max_items=max_items))
+
+
+def test_one_column_named_as_both_text_and_label_is_refused(tmp_path):
+    path = tmp_path / "ok.csv"
+    path.write_text("text,label\nhi,a\nyo,b\nhey,a\n")
+    with pytest.raises(DataError, match="the text and the label column are both 'label'"):
+        load_dataset(DatasetSpec(str(path), text_column="label", label_column="label"))
+
+
+def test_a_jsonl_of_bad_lines_says_what_was_skipped(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text("garbage\n{bad\n[1, 2]\n")
+    with pytest.raises(DataError, match=r"bad.jsonl has no data rows \(skipped: 2 invalid JSON "
+                                        r"line, 1 not a JSON object\)"):
+        load_dataset(DatasetSpec(str(path)))

@@ -66,7 +66,8 @@ def read_text_file(path: Path, text_column: str | None = None,
     else:
         raise DataError(f"{path.name}: unsupported text file type {suffix!r}; use .csv, .tsv or .jsonl")
     if not records:
-        raise DataError(f"{path.name} has no data rows")
+        skipped = ", ".join(f"{n} {reason}" for reason, n in data.skipped.items())
+        raise DataError(f"{path.name} has no data rows" + (f" (skipped: {skipped})" if skipped else ""))
     text_col, label_col = choose_columns(path.name, records, columns, text_column, label_column)
     data.text_column, data.label_column = text_col, label_col
     if text_column is None or label_column is None:
@@ -167,6 +168,9 @@ def choose_columns(name: str, records: list[dict], columns: list[str], text_colu
     for given in (text_column, label_column):
         if given is not None and given not in columns:
             raise DataError(f"{name} has no column {given!r}; its columns are {shown}")
+    if text_column is not None and text_column == label_column:
+        raise DataError(f"{name}: the text and the label column are both {text_column!r}; "
+                        f"name two different columns of {shown}")
     lowered = {c.lower(): c for c in columns}
     label = label_column or next(
         (lowered[n] for n in LABEL_NAMES if n in lowered and lowered[n] != text_column), None)
