@@ -117,6 +117,7 @@ def test_holdout_outside_zero_to_one(capsys, no_probe_ran, value):
 @pytest.mark.parametrize("args, words", [
     (["--threads", "-2"], "--threads must be a whole number of 1 or more"),
     (["--threads", "0"], "--threads must be a whole number of 1 or more"),  # was: the default
+    (["--threads", str(4 * (os.cpu_count() or 1) + 1)], "--threads must be from 1 to "),
     (["--max-items", "0", "--data", "sample"], "--max-items must be a whole number of at least 4"),
     (["--train-batch", "0"], "--train-batch must be a whole number of 1 or more"),
     (["--iters", "0"], "--iters must be a whole number of 1 or more"),

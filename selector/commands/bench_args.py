@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 
 from selector.core.errors import SelectorError
+
+MAX_THREADS_PER_CORE = 4
+"""More torch threads than this per logical core measure the thread pool, not the model."""
 
 
 def check_bench_args(args: argparse.Namespace) -> None:
@@ -20,6 +24,10 @@ def check_bench_args(args: argparse.Namespace) -> None:
     if not args.dtype:
         raise SelectorError("--dtype needs at least one precision: fp32, bf16, fp16 or int8")
     _whole(args.threads, "--threads", "torch threads per probe")
+    cores = os.cpu_count() or 1
+    if args.threads is not None and args.threads > MAX_THREADS_PER_CORE * cores:
+        raise SelectorError(f"--threads must be from 1 to {MAX_THREADS_PER_CORE * cores} "
+                            f"({MAX_THREADS_PER_CORE} per logical core, {cores} here), not {args.threads}")
     _whole(args.train_batch, "--train-batch", "samples per fine-tune step")
     _whole(args.iters, "--iters", "timed iterations per latency row")
     _seconds(args.budget, "--budget", "time budget per probe", zero=False)
