@@ -96,8 +96,10 @@ class ProbeRun:
     """One probe, one child process. Iterate ``events()`` once; ``cancel()`` from anywhere."""
 
     def __init__(self, spec: ProbeSpec, *, hardware: dict[str, Any] | None = None,
-                 preflight: dict[str, Any] | None = None, grace_s: float = 0.5) -> None:
+                 preflight: dict[str, Any] | None = None, grace_s: float = 0.5,
+                 placement: dict[str, Any] | None = None) -> None:
         self.spec = spec
+        self.placement = placement
         self.hardware = hardware
         self.preflight = preflight
         self.grace_s = grace_s
@@ -162,6 +164,14 @@ class ProbeRun:
                 pass
             self._signal_group(getattr(signal, "SIGKILL", signal.SIGTERM))
 
+    def _child_inputs(self) -> tuple[dict[str, str], dict[str, Any]]:
+        """The child's environment and spec; a placement pins its card (``placement.py``)."""
+        if not self.placement:
+            return child_env(self.spec), self.spec.to_dict()
+        from selector.core.probes import placement as pl
+
+        return pl.child_env(self.placement, child_env(self.spec)), pl.child_spec(self.spec, self.placement)
+
     # ----------------------------------------------------------------- events
     def finish(self) -> ProbeResult:
         """Run the probe to its end without watching its progress; the recorded result."""
@@ -176,10 +186,11 @@ class ProbeRun:
         if self._cancel.is_set():  # cancelled before it started
             yield self._end(state, None)
             return
+        env, child_spec = self._child_inputs()
         try:
             self._proc = proc = subprocess.Popen(
                 child_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, env=child_env(spec), start_new_session=_POSIX,
+                stderr=subprocess.PIPE, env=env, start_new_session=_POSIX,
                 creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
             )
         except OSError as err:
@@ -188,6 +199,10 @@ class ProbeRun:
             return
         _LIVE.add(self)
         self.pid = proc.pid
+        if self.placement:  # a multi-GPU run: this child's cores only
+            from selector.core.probes.placement import pin
+
+            pin(proc.pid, self.placement)
         state.watch.start(proc.pid, spec.device)
         if self._cancel.is_set():  # cancel() raced with the start
             threading.Thread(target=self._terminate, daemon=True).start()
@@ -198,7 +213,7 @@ class ProbeRun:
         err_reader.start()
         try:
             assert proc.stdin is not None  # opened with PIPE
-            proc.stdin.write(ev.encode(spec.to_dict()))
+            proc.stdin.write(ev.encode(child_spec))
             proc.stdin.flush()
         except OSError:
             pass
@@ -322,7 +337,7 @@ class ProbeRun:
             estimate=self.spec.estimate or (self.preflight or {}).get("estimate"),
             spec=self.spec.to_dict(), hardware=self.hardware, software=report.get("software", {}),
             exit_code=returncode, error=_error_text(state.error), stderr_tail=state.stderr_tail,
-            overhead=overhead, child_peak_rss_mib=state.peak_rss_mib,
+            overhead=overhead, child_peak_rss_mib=state.peak_rss_mib, placement=self.placement,
         )
         self.result = result
         event = ProbeEvent.from_dict(end, probe_id=self.spec.id, model_id=self.spec.model,
