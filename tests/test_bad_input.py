@@ -232,3 +232,50 @@ def test_a_named_pipe_is_never_opened_as_a_sheet_or_a_profile(capsys, tmp_path):
 ])
 def test_empty_lists(capsys, no_probe_ran, argv, words):
     assert words in refused(capsys, *argv)
+
+
+@pytest.fixture
+def memory_cgroup():
+    """A memory cgroup (v1) limited to 400 MiB, beside this process's own; skipped where none
+    can be made (not root, cgroup v2 only, a read-only /sys)."""
+    from pathlib import Path
+
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+        where = next(line.split(":", 2)[2] for line in lines
+                     if "memory" in line.split(":", 2)[1].split(","))
+        group = Path("/sys/fs/cgroup/memory", where.lstrip("/"), f"selector-test-{os.getpid()}")
+        group.mkdir()
+    except (OSError, StopIteration, IndexError):
+        pytest.skip("needs root and a writable cgroup v1 memory controller")
+    try:
+        (group / "memory.limit_in_bytes").write_text(str(400 * 2**20))
+        yield group
+    finally:
+        import time
+
+        for _ in range(100):  # the killed child must be reaped before the group can go
+            try:
+                group.rmdir()
+                break
+            except OSError:
+                time.sleep(0.05)
+
+
+def test_a_real_out_of_memory_kill_is_still_called_out_of_memory(monkeypatch, memory_cgroup):
+    # The machine has plenty free; only the probe's cgroup is full, as in a container with a
+    # memory limit. The kernel's OOM-kill count is the evidence.
+    import sys
+
+    from selector.core.probes import ProbeRun, ProbeSpec
+    from selector.core.probes import runner
+    from selector.core.results import record as rec
+
+    joined = f'echo $$ > {memory_cgroup}/cgroup.procs && exec "$0" -m selector.core.probes.child'
+    monkeypatch.setattr(runner, "child_command", lambda: ["sh", "-c", joined, sys.executable])
+    run = ProbeRun(ProbeSpec(kind="fault", model="fake-model", budget_s=5, timeout_s=60,
+                             params={"mode": "allocate", "mib": 2048}))
+    run.finish()
+    assert run.result.status == rec.OUT_OF_MEMORY, run.result.message
+    assert run.result.message.startswith("killed by the kernel's out-of-memory killer (the kernel "
+                                         "counted an out-of-memory kill while it ran)")

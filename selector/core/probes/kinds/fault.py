@@ -9,7 +9,8 @@
 ``raise``         raise ``ValueError`` (a plain failure, traceback kept).
 ``hang``          sleep forever (cancel or the hard timeout must end it).
 ``hang_hard``     like ``hang``, but ignoring SIGTERM (only SIGKILL ends it).
-``sigkill``       kill itself with SIGKILL, as the kernel's OOM killer would.
+``sigkill``       kill itself with SIGKILL, as a ``kill -9`` from outside would.
+``allocate``      take ``params["mib"]`` MiB of memory, 16 MiB at a time, then hang.
 ``segfault``      kill itself with SIGSEGV.
 ``grandchild``    start a sleeping grandchild process (pid in a ``log`` event), then hang.
 ``noisy``         print to stdout and stderr, including JSON-looking lines, then finish.
@@ -52,6 +53,13 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
         if mode == "hang_hard":
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         ctx.log("hanging")
+        while True:
+            time.sleep(0.05)
+    if mode == "allocate":
+        held = []
+        for _ in range(int(params.get("mib", 1024)) // 16):
+            held.append(bytearray(16 * 2**20))  # zero-filled: every page is touched
+        ctx.log("allocated")
         while True:
             time.sleep(0.05)
     if mode == "sigkill":
