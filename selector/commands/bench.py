@@ -143,15 +143,15 @@ def run(args: argparse.Namespace) -> int:
         check_spec(spec, gpu_count=None if args.cluster is not None else len(profile.gpus))
     _check_data(specs, quiet=args.json)
     store = ResultStore()
-    from selector.core.probes.bench import BenchRun
-
     if args.cluster is not None:  # probes as Ray tasks on the cluster's nodes
         from selector.commands.cluster_cli import cluster_bench
 
         bench = cluster_bench(args, specs, store)
     else:
-        bench = BenchRun(specs, store=store, session=args.session, hardware=profile.to_dict(),
-                         session_name="bench " + " ".join(args.models))
+        from selector.commands.cluster_cli import local_run_class
+
+        bench = local_run_class(args)(specs, store=store, session=args.session, hardware=profile.to_dict(),
+                                      session_name="bench " + " ".join(args.models))
         _warn_if_busy()
     interrupted = drive(bench)
     results = bench.results

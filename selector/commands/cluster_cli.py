@@ -23,6 +23,9 @@ def _resource(text: str) -> tuple[str, float]:
 
 
 def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--all-gpus", action="store_true",
+                        help="probes side by side on every GPU here, one per GPU, each on a card it fits "
+                             "(with --device cuda); CPU probes on the cores the GPU probes leave")
     group = parser.add_argument_group("on a Ray cluster")
     group.add_argument("--cluster", nargs="?", const="", metavar="ADDRESS",
                        help="run each probe as a task on this Ray cluster (HOST:PORT of the head; "
@@ -33,6 +36,17 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
                        help="a custom Ray resource each probe needs (repeatable)")
     group.add_argument("--allow-download", action="store_true",
                        help="nodes without the weights download them (default: architecture only, random weights)")
+
+
+def local_run_class(args: argparse.Namespace) -> type:
+    """``BenchRun``, or ``PlacedBenchRun`` with ``--all-gpus``."""
+    if getattr(args, "all_gpus", False):
+        from selector.core.probes.placement import PlacedBenchRun
+
+        return PlacedBenchRun
+    from selector.core.probes.bench import BenchRun
+
+    return BenchRun
 
 
 def cluster_bench(args: argparse.Namespace, specs: list, store):  # noqa: ANN001, ANN201 - ResultStore
