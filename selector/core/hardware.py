@@ -1,10 +1,10 @@
-"""What this machine can do: CPU, RAM, NVIDIA GPUs (NVML) and torch's view of them.
+"""What this machine can do: CPU, RAM, every accelerator (NVIDIA, AMD, Intel, Apple) and
+torch's view of them.
 
 ``detect_hardware()`` reads the live machine into a :class:`HardwareProfile`, a plain,
-JSON-serialisable value. It never raises because a GPU, a driver or the NVML library is
-missing: the GPU list is then empty and ``gpu_status`` says why in plain words. Each NVML
-query is made on its own, so a card that does not report, say, its power limit leaves that
-one field empty.
+JSON-serialisable value. It never raises because a GPU, a driver or a platform library is
+missing: each platform (:mod:`selector.core.devices`) says in ``accelerators`` what it found
+or why nothing, and ``gpu_status`` sums that up in plain words.
 
 All memory figures are MiB (2**20 bytes). The torch part of the profile is optional because
 importing torch costs about two seconds; the GUI fills it in the background.
@@ -20,9 +20,13 @@ import platform
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from selector.core.devices import detect_all, nvidia, summary
+from selector.core.devices.common import GpuInfo
 from selector.core.fileio import atomic_write_text, special_file_kind
+
+__all__ = ["CpuInfo", "GpuInfo", "HardwareProfile", "MemoryDevice", "MemoryInfo", "TorchInfo"]
 
 SCHEMA_VERSION = 1
 MIB = 1024 * 1024
@@ -49,23 +53,6 @@ class MemoryInfo:
 
 
 @dataclass
-class GpuInfo:
-    index: int
-    name: str
-    uuid: str | None = None
-    memory_total_mib: float | None = None
-    memory_free_mib: float | None = None
-    memory_used_mib: float | None = None
-    memory_other_processes_mib: float | None = None
-    """Memory held by processes other than this one, as NVML reports them."""
-    driver_version: str | None = None
-    compute_capability: str | None = None
-    power_limit_w: float | None = None
-    temperature_c: float | None = None
-    utilization_pct: float | None = None
-
-
-@dataclass
 class TorchInfo:
     version: str | None = None
     cuda_runtime: str | None = None
@@ -73,6 +60,10 @@ class TorchInfo:
     cuda_available: bool = False
     cuda_device_count: int = 0
     mps_available: bool = False
+    hip_runtime: str | None = None
+    """ROCm (HIP) version of a ROCm build of torch; its ``cuda`` devices are AMD GPUs."""
+    xpu_available: bool = False
+    xpu_device_count: int = 0
     num_threads: int | None = None
 
 
@@ -81,10 +72,22 @@ class MemoryDevice:
     """One place a model can live, with the memory that decides whether it fits."""
 
     id: str
-    """``cpu`` or ``cuda:N``."""
+    """The torch device: ``cpu``, ``cuda:N`` (CUDA or ROCm), ``xpu:N`` or ``mps``."""
     name: str
     total_mib: float
     free_mib: float
+    kind: str = ""
+    """``cpu``, ``cuda``, ``rocm``, ``xpu`` or ``mps`` (from ``id`` when not given): which
+    backend's overheads and precisions apply."""
+    unified: bool = False
+    """GPU memory that is system RAM: the process's own RAM draws on the same pool."""
+    precisions: tuple[str, ...] = ()
+    """Dtypes the backend runs here; empty: unknown (nothing refused)."""
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            head = self.id.split(":")[0]
+            self.kind = head if head in ("cuda", "rocm", "xpu", "mps") else "cpu"
 
 
 @dataclass
@@ -100,6 +103,9 @@ class HardwareProfile:
     gpus: list[GpuInfo] = field(default_factory=list)
     gpu_status: str = ""
     """Plain-words summary of GPU detection: what was found, or why nothing was."""
+    accelerators: dict[str, str] = field(default_factory=dict)
+    """Each platform's detection in plain words: ``{"nvidia": ..., "amd": ..., "intel": ...,
+    "apple": ...}`` (what was found, or why nothing)."""
     nvidia_driver: str | None = None
     cuda_driver: str | None = None
     """Highest CUDA version the driver supports, e.g. ``13.0``."""
@@ -117,12 +123,15 @@ class HardwareProfile:
             if gpu.memory_total_mib is None:
                 continue
             free = gpu.memory_free_mib if gpu.memory_free_mib is not None else gpu.memory_total_mib
-            devices.append(MemoryDevice(f"cuda:{gpu.index}", gpu.name, gpu.memory_total_mib, free))
+            devices.append(MemoryDevice(gpu.device_id, gpu.name, gpu.memory_total_mib, free,
+                                        kind=gpu.backend, unified=gpu.unified_memory,
+                                        precisions=tuple(gpu.precisions)))
         return devices
 
     def device(self, device_id: str) -> MemoryDevice:
+        """The device ``cpu``, ``cuda:1``, ``xpu:0``, ``mps``; a bare ``cuda``/``xpu`` is index 0."""
         for dev in self.memory_devices():
-            if dev.id == device_id or (device_id == "cuda" and dev.id == "cuda:0"):
+            if dev.id == device_id or dev.id == f"{device_id}:0":
                 return dev
         known = ", ".join(d.id for d in self.memory_devices())
         raise KeyError(f"no device {device_id!r} in profile {self.name!r} (has: {known})")
@@ -176,19 +185,31 @@ def detect_hardware(include_torch: bool = True) -> HardwareProfile:
         cpu=_detect_cpu(psutil),
         memory=_detect_memory(psutil),
     )
-    gpus, status, driver, cuda_driver = detect_nvidia_gpus()
-    profile.gpus, profile.gpu_status = gpus, status
-    profile.nvidia_driver, profile.cuda_driver = driver, cuda_driver
+    _detect_accelerators(profile, None)
     if include_torch:
         add_torch_view(profile)
     return profile
 
 
 def add_torch_view(profile: HardwareProfile) -> HardwareProfile:
-    """Fill ``profile.torch`` and ``cpu.torch_threads`` from torch itself (imports torch)."""
+    """Fill ``profile.torch`` and ``cpu.torch_threads`` from torch itself (imports torch), and
+    re-read the accelerators that only torch sees (XPU, MPS's working-set limit, ROCm)."""
     profile.torch = detect_torch()
     profile.cpu.torch_threads = profile.torch.num_threads
+    try:
+        import torch
+    except Exception:  # noqa: BLE001 - detect_torch said why
+        return profile
+    _detect_accelerators(profile, torch)
     return profile
+
+
+def _detect_accelerators(profile: HardwareProfile, torch: Any) -> None:
+    reports = detect_all(profile.memory.total_mib, profile.memory.available_mib, torch)
+    profile.gpus = [gpu for report in reports for gpu in report.gpus]
+    profile.gpu_status = summary(reports)
+    profile.accelerators = {report.platform: report.status for report in reports}
+    profile.nvidia_driver, profile.cuda_driver = reports[0].driver, reports[0].runtime
 
 
 def _detect_cpu(psutil: Any) -> CpuInfo:
@@ -244,123 +265,14 @@ def _detect_memory(psutil: Any) -> MemoryInfo:
 
 
 def detect_nvidia_gpus() -> tuple[list[GpuInfo], str, str | None, str | None]:
-    """GPUs through NVML: ``(gpus, status, driver_version, cuda_driver_version)``.
-
-    Never raises: every failure becomes a plain reason in ``status``.
-    """
-    try:
-        import pynvml
-    except ImportError:
-        return [], "no NVIDIA GPU support: the nvidia-ml-py package is not installed", None, None
-
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError as err:
-        return [], _nvml_init_reason(pynvml, err), None, None
-    except OSError as err:  # a broken libnvidia-ml can fail below NVML's own checks
-        return [], f"no NVIDIA driver found ({err})", None, None
-    try:
-        driver = _query(lambda: _text(pynvml.nvmlSystemGetDriverVersion()))
-        cuda_driver = _query(lambda: _cuda_version_text(pynvml.nvmlSystemGetCudaDriverVersion()))
-        try:
-            count = pynvml.nvmlDeviceGetCount()
-        except pynvml.NVMLError as err:
-            return [], f"the NVIDIA driver could not list GPUs ({err})", driver, cuda_driver
-        gpus = [g for g in (_read_gpu(pynvml, i, driver) for i in range(count)) if g is not None]
-        if not gpus:
-            status = "the NVIDIA driver is loaded but reports no GPU"
-        else:
-            status = f"{len(gpus)} NVIDIA GPU{'s' if len(gpus) > 1 else ''} found through NVML"
-        return gpus, status, driver, cuda_driver
-    finally:
-        try:
-            pynvml.nvmlShutdown()
-        except Exception:
-            pass
-
-
-def _nvml_init_reason(pynvml: Any, err: Exception) -> str:
-    names = {
-        "NVML_ERROR_LIBRARY_NOT_FOUND": "no NVIDIA driver found (the NVML library libnvidia-ml is not installed)",
-        "NVML_ERROR_DRIVER_NOT_LOADED": "no NVIDIA driver found (the driver is installed but not loaded)",
-        "NVML_ERROR_NO_PERMISSION": "the NVIDIA driver refused access to NVML (no permission)",
-        "NVML_ERROR_INSUFFICIENT_POWER": "the NVIDIA GPU reports insufficient power",
-    }
-    value = getattr(err, "value", None)
-    for constant, reason in names.items():
-        if value is not None and value == getattr(pynvml, constant, object()):
-            return reason
-    return f"NVIDIA driver not usable: NVML failed to start ({err})"
-
-
-def _read_gpu(pynvml: Any, index: int, driver: str | None) -> GpuInfo | None:
-    try:
-        handle = pynvml.nvmlDeviceGetHandleByIndex(index)
-    except pynvml.NVMLError:
-        return None
-    gpu = GpuInfo(
-        index=index,
-        name=_query(lambda: _text(pynvml.nvmlDeviceGetName(handle))) or f"NVIDIA GPU {index}",
-        uuid=_query(lambda: _text(pynvml.nvmlDeviceGetUUID(handle))),
-        driver_version=driver,
-    )
-    mem = _query(lambda: pynvml.nvmlDeviceGetMemoryInfo(handle))
-    if mem is not None:
-        gpu.memory_total_mib = round(mem.total / MIB, 1)
-        gpu.memory_free_mib = round(mem.free / MIB, 1)
-        gpu.memory_used_mib = round(mem.used / MIB, 1)
-    gpu.memory_other_processes_mib = _query(lambda: _other_process_memory_mib(pynvml, handle))
-    cc = _query(lambda: pynvml.nvmlDeviceGetCudaComputeCapability(handle))
-    if cc is not None:
-        gpu.compute_capability = f"{cc[0]}.{cc[1]}"
-    power = _query(lambda: pynvml.nvmlDeviceGetPowerManagementLimit(handle))
-    gpu.power_limit_w = round(power / 1000.0, 1) if power is not None else None
-    gpu.temperature_c = _query(
-        lambda: float(pynvml.nvmlDeviceGetTemperature(handle, pynvml.NVML_TEMPERATURE_GPU))
-    )
-    util = _query(lambda: pynvml.nvmlDeviceGetUtilizationRates(handle))
-    gpu.utilization_pct = float(util.gpu) if util is not None else None
-    return gpu
-
-
-def _other_process_memory_mib(pynvml: Any, handle: Any) -> float:
-    me = os.getpid()
-    total = 0
-    seen: set[int] = set()
-    for getter in ("nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetGraphicsRunningProcesses"):
-        fn = getattr(pynvml, getter, None)
-        if fn is None:
-            continue
-        try:
-            procs = fn(handle)
-        except pynvml.NVMLError:
-            continue
-        for proc in procs:
-            if proc.pid == me or proc.pid in seen:
-                continue
-            seen.add(proc.pid)
-            total += proc.usedGpuMemory or 0
-    return round(total / MIB, 1)
-
-
-def _query(fn: Callable[[], Any]) -> Any:
-    """One NVML call; any failure (unsupported, not permitted, ...) leaves the field empty."""
-    try:
-        return fn()
-    except Exception:
-        return None
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _cuda_version_text(value: int) -> str:
-    return f"{value // 1000}.{(value % 1000) // 10}"
+    """NVIDIA GPUs alone: ``(gpus, status, driver_version, cuda_driver_version)`` (the probes'
+    pre-flight check asks only NVML). Never raises."""
+    report = nvidia.detect()
+    return report.gpus, report.status, report.driver, report.runtime
 
 
 def detect_torch() -> TorchInfo:
-    """torch's own view: version, CUDA runtime, devices, MPS, threads. Imports torch."""
+    """torch's own view: version, CUDA/HIP runtime, devices, MPS, XPU, threads. Imports torch."""
     try:
         import torch
     except Exception as err:  # noqa: BLE001 - a broken torch install must not crash detection
@@ -378,6 +290,13 @@ def detect_torch() -> TorchInfo:
         info.mps_available = bool(torch.backends.mps.is_available())
     except Exception:
         info.mps_available = False
+    info.hip_runtime = getattr(torch.version, "hip", None)
+    try:
+        xpu: Any = getattr(torch, "xpu", None)
+        info.xpu_available = bool(xpu is not None and xpu.is_available())
+        info.xpu_device_count = xpu.device_count() if info.xpu_available else 0
+    except Exception:  # a broken Level Zero loader raises here
+        info.xpu_available = False
     return info
 
 

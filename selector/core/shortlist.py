@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING
 from selector.core.catalog import filters
 from selector.core.catalog.entry import CatalogEntry
 from selector.core.estimate.fit import fit_request, request_device
-from selector.core.estimate.memory import default_overhead_mib, device_kind_of
+from selector.core.estimate.memory import device_kind_of
+from selector.core.estimate.overheads import device_overhead_mib
 from selector.core.hardware import HardwareProfile, MemoryDevice
 from selector.core.request import Request
 from selector.core.units import fmt_mib, fmt_ms
@@ -96,8 +97,8 @@ def plan_shortlist(
 
     device = request_device(request, profile)
     kind = device_kind_of(device.id)
-    device_name = device.name if kind == "cuda" else ""
-    overhead = default_overhead_mib(kind)
+    device_name = device.name if kind != "cpu" else ""
+    overhead = device_overhead_mib(device)
     infer_w = request.inference_workload()
     passed: list[ShortlistItem] = []
     for entry in entries:

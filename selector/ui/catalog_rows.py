@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from selector.core.catalog import filters
 from selector.core.catalog.entry import CatalogEntry
 from selector.core.estimate.fit import FITS, NO, TIGHT, FitResult, fit_request, request_device
-from selector.core.estimate.memory import default_overhead_mib, device_kind_of
+from selector.core.estimate.overheads import device_overhead_mib
 from selector.core.hardware import HardwareProfile
 from selector.core.request import Request
 from selector.core.units import fmt_count, fmt_mib
@@ -35,7 +35,7 @@ def compute_rows(entries: list[CatalogEntry], request: Request,
     """Rows with fit badges for ``request`` on its device (no profile: no badges). The badges
     are against the device's free memory (the memory budget is the shortlist's business)."""
     device = request_device(request, profile, with_budget=False) if profile is not None else None
-    overhead = default_overhead_mib(device_kind_of(device.id)) if device else 0.0
+    overhead = device_overhead_mib(device) if device else 0.0
     rows = []
     for entry in entries:
         row = CatalogRow(entry, filters.accuracy(entry))

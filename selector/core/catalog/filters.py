@@ -136,7 +136,7 @@ def apply(
     Raises ``ValueError`` for a device the profile does not have.
     """
     from selector.core.estimate.fit import fit
-    from selector.core.estimate.memory import default_overhead_mib, device_kind_of
+    from selector.core.estimate.overheads import device_overhead_mib
 
     words = [w for w in re.split(r"\s+", flt.search.lower().strip()) if w]
     families = {f.lower() for f in flt.families if f}
@@ -154,7 +154,7 @@ def apply(
     if device is None:
         rows = [(e, None) for e in kept]
     else:
-        overhead = default_overhead_mib(device_kind_of(device.id))
+        overhead = device_overhead_mib(device)
         for entry in kept:
             result = fit(entry, flt.workload, device, flt.margin, overhead)
             if flt.fits_on is None or result.passes(flt.include_tight):

@@ -1,8 +1,9 @@
 """Does a workload fit on a device? Against its FREE memory, with a safety margin.
 
 ``fit(entry, workload, device)`` estimates the peak (:func:`estimate_memory`) and compares it
-with ``device.free_mib`` (available RAM for the CPU, free memory for a GPU as NVML reports it,
-from a live or a reference :class:`HardwareProfile`):
+with ``device.free_mib`` (available RAM for the CPU, free memory for a GPU as its platform
+reports it; for unified memory the one pool's, with the process's RAM counted in the need),
+from a live or a reference :class:`HardwareProfile`; a dtype the backend cannot run is ``no``:
 
 - ``fits``: the estimate leaves at least ``margin`` (10 %) of the free memory;
 - ``tight``: it fits, but within the margin (estimates can be off by that much);
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from selector.core.catalog.entry import CatalogEntry
 from selector.core.estimate.memory import MemoryEstimate, Workload, device_kind_of, estimate_memory
+from selector.core.estimate.overheads import device_overhead_mib
 from selector.core.hardware import MemoryDevice
 from selector.core.units import fmt_mib
 
@@ -72,7 +74,9 @@ def fit(
     """Fit status of ``workload`` for ``entry`` on ``device`` (free memory, ``margin`` kept)."""
     if not 0.0 <= margin < 1.0:
         raise ValueError(f"margin must be in [0, 1), not {margin}")
-    estimate = estimate_memory(entry, workload, device_kind_of(device.id), overhead_mib)
+    if overhead_mib is None:
+        overhead_mib = device_overhead_mib(device)
+    estimate = estimate_memory(entry, workload, device.kind or device_kind_of(device.id), overhead_mib)
     return fit_estimate(estimate, device, margin)
 
 
@@ -92,6 +96,11 @@ def fit_estimate(estimate: MemoryEstimate, device: MemoryDevice, margin: float =
     what = "fine-tuning" if estimate.workload.training else "inference"
     head = f"{what} needs {fmt_mib(needed)}, {fmt_mib(free)} free on {device.id}"
     status = fit_status(needed, free, margin)
+    dtype = estimate.workload.dtype
+    if device.precisions and dtype not in device.precisions:
+        runs = ", ".join(device.precisions)
+        reason = f"{dtype} does not run on {device.id} ({device.kind}: {runs})"
+        return FitResult(NO, device.id, needed, free, estimate, reason)
     if status == FITS:
         reason = head
     elif status == TIGHT:
@@ -114,7 +123,7 @@ def request_device(request: "Request", profile: "HardwareProfile", *,
         device = profile.device("cpu")
     if with_budget and request.memory_budget_gib is not None:
         budget = request.memory_budget_gib * MIB_PER_GIB
-        device = MemoryDevice(device.id, device.name, device.total_mib, min(device.free_mib, budget))
+        device = dataclasses.replace(device, free_mib=min(device.free_mib, budget))
     return device
 
 

@@ -40,6 +40,8 @@ GPU_SPECS: dict[str, tuple[float, float]] = {
     "4090": (165.0, 1008.0), "4080": (97.0, 717.0), "4070": (58.0, 504.0), "4060": (30.0, 272.0),
     "3090": (71.0, 936.0), "3080": (60.0, 760.0), "3070": (41.0, 448.0), "3060": (25.0, 360.0),
     "5090": (210.0, 1792.0), "5080": (113.0, 960.0),
+    "mi300x": (1307.0, 5300.0), "7900 xtx": (123.0, 960.0), "a770": (138.0, 560.0),
+    "m3 max": (14.0, 400.0), "m4 max": (17.0, 546.0), "890m": (12.0, 120.0),
 }
 REFERENCE_CARDS = {"rtx4090": GPU_SPECS["4090"], "rtx3090": GPU_SPECS["3090"]}
 UNKNOWN_GPU = (65.0, 320.0)
@@ -94,7 +96,7 @@ def estimate_latency(
     ``device_name`` (``NVIDIA L4``) for its specs. None when the entry lacks what the method
     needs (no profile and no MACs).
     """
-    if device_kind_of(device_id) == "cuda":
+    if device_kind_of(device_id) != "cpu":
         result = _gpu(entry, workload, device_name)
     else:
         result = _cpu(entry, workload, calibration, corrected) if calibration else None

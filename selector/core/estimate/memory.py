@@ -131,7 +131,7 @@ class MemoryEstimate:
     overhead_mib: float
     total_mib: float
     device_kind: str
-    """``cpu`` or ``cuda``."""
+    """``cpu``, ``cuda``, ``rocm``, ``xpu`` or ``mps``."""
     method: str
     """How the figure was made, in plain words (traced profile or rule of thumb, peak phase)."""
     workload: Workload = field(default_factory=Workload)
@@ -156,18 +156,24 @@ class MemoryEstimate:
         return cls(**values)
 
 
+GPU_KINDS = ("cuda", "rocm", "xpu", "mps")
+
+
 def device_kind_of(device_id: str) -> str:
-    """``cuda:0`` -> ``cuda``; ``cpu`` -> ``cpu``."""
-    return "cuda" if device_id.startswith("cuda") else "cpu"
+    """``cuda:0`` -> ``cuda``; ``xpu:0`` -> ``xpu``; ``mps`` -> ``mps``; else ``cpu``. (An AMD
+    GPU is ``cuda:N`` to ROCm torch: its ``MemoryDevice.kind`` says ``rocm``.)"""
+    head = device_id.split(":")[0]
+    return head if head in GPU_KINDS else "cpu"
 
 
 def default_overhead_mib(device_kind: str) -> float:
-    """The CUDA context, or this machine's torch process baseline RSS (measured, cached)."""
+    """The backend's context (plus the process's RAM where memory is unified, see
+    ``overheads.backend_overhead_mib``), or this machine's torch process baseline RSS."""
     if device_kind == "cuda":
         return CUDA_CONTEXT_MIB
     from selector.core.estimate import overheads
 
-    return overheads.cpu_baseline_mib()
+    return overheads.backend_overhead_mib(device_kind)
 
 
 def estimate_memory(
@@ -176,23 +182,25 @@ def estimate_memory(
     device_kind: str = "cpu",
     overhead_mib: float | None = None,
 ) -> MemoryEstimate:
-    """Peak memory of ``workload`` for ``entry`` on a ``cpu`` or ``cuda`` device.
+    """Peak memory of ``workload`` for ``entry`` on a device of ``device_kind`` (``cpu``,
+    ``cuda``, ``rocm``, ``xpu``, ``mps``; a device id such as ``cuda:0`` works too).
 
     Uses ``entry.activation`` (a traced profile) when present; otherwise a rule of thumb from
     the parameter count and MACs, said so in ``method``. ``overhead_mib`` overrides the
     device's fixed cost (``default_overhead_mib``).
     """
-    device_kind = device_kind_of(device_kind)
+    device_kind = device_kind if device_kind in GPU_KINDS else device_kind_of(device_kind)
     if overhead_mib is None:
         overhead_mib = default_overhead_mib(device_kind)
+    model_kind = "cpu" if device_kind == "cpu" else "cuda"  # GPU allocators behave like CUDA's
     profile = entry.activation
     usable = profile and profile.get("version") in (1, 2) and profile.get("inference")
     if profile and usable and (not workload.training or profile.get("train")):
-        parts, method = _from_profile(entry, profile, workload, device_kind)
+        parts, method = _from_profile(entry, profile, workload, model_kind)
     else:
         parts, method = _rule_of_thumb(entry, workload)
     weights, grads, optim, acts = (b / MIB for b in parts)
-    allocator = _allocator_mib(device_kind, weights, grads, optim, acts, workload)
+    allocator = _allocator_mib(model_kind, weights, grads, optim, acts, workload)
     total = weights + grads + optim + acts + allocator + overhead_mib
     return MemoryEstimate(
         weights_mib=weights, gradients_mib=grads, optimizer_mib=optim, activations_mib=acts,

@@ -1,4 +1,10 @@
-"""The framework's fixed memory cost on this machine, measured once and cached.
+"""The framework's fixed memory cost on a device: per backend, and on this CPU measured once.
+
+On a GPU the fixed cost is the backend's context outside the allocator's counters
+(``BACKEND_CONTEXT_MIB``; CUDA's own is ``memory.CUDA_CONTEXT_MIB``, measured). Where the GPU's
+memory is system RAM (Apple silicon, APUs, integrated graphics) the process's own RAM, the CPU
+baseline below, draws on the same pool as the model: :func:`backend_overhead_mib` adds it there,
+once, and nowhere else (the fit then compares with that one pool's free memory).
 
 On CPU the fixed cost is the RSS of a Python process with torch, timm and transformers
 imported (with one transformers model module: they load lazily) and one op run: everything a
@@ -15,9 +21,18 @@ import platform
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from selector.core.paths import cache_dir
 
+BACKEND_CONTEXT_MIB = {"rocm": 600.0, "xpu": 500.0, "mps": 300.0}
+"""The backend's context outside its allocator's counters, MiB: allowances, not measured by
+selector (no such device here). ROCm: the HIP context with rocBLAS/MIOpen handles, taken a
+little under CUDA's 680 MiB; XPU: the Level Zero context and oneDNN/oneMKL kernels; MPS: the
+Metal device and MPSGraph caches (the torch process itself is counted separately, as unified
+memory's CPU baseline)."""
+ALWAYS_UNIFIED = frozenset({"mps"})
+"""Backends whose memory is always system RAM."""
 _CACHE_NAME = "cpu-baseline.json"
 _CHILD = (
     "import torch, timm, transformers, psutil\n"
@@ -65,6 +80,24 @@ def cpu_baseline_mib() -> float:
         pass
     _memo[key] = value
     return value
+
+
+def backend_overhead_mib(kind: str, unified: bool = False) -> float:
+    """Fixed cost on a device of ``kind`` (MiB): the CPU baseline on ``cpu``; the backend's
+    context on a GPU, plus the CPU baseline once where memory is unified (one pool)."""
+    if kind == "cpu":
+        return cpu_baseline_mib()
+    from selector.core.estimate.memory import CUDA_CONTEXT_MIB
+
+    context = BACKEND_CONTEXT_MIB.get(kind, CUDA_CONTEXT_MIB)
+    if unified or kind in ALWAYS_UNIFIED:
+        return context + cpu_baseline_mib()
+    return context
+
+
+def device_overhead_mib(device: Any) -> float:
+    """:func:`backend_overhead_mib` for a ``hardware.MemoryDevice`` (its kind and pool)."""
+    return backend_overhead_mib(device.kind, bool(getattr(device, "unified", False)))
 
 
 def measure_cpu_baseline(timeout: float = 120) -> float:

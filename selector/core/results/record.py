@@ -169,6 +169,17 @@ class LatencyRow:
     samples_ms: list[float] = field(default_factory=list)
     """Every timed iteration, ms per batch, in the order run (for the distribution plot and
     re-analysis)."""
+    energy_j: float | None = None
+    """Joules the device's energy counter counted over the measured window (``energy_method``);
+    None when nothing could be read, with the reason in ``energy_note``."""
+    energy_method: str | None = None
+    """``NVML total energy``, ``amdsmi energy counter`` or ``RAPL package (powercap)``."""
+    avg_power_w: float | None = None
+    """``energy_j`` over the window's wall time, watts."""
+    energy_per_sample_j: float | None = None
+    """Joules per sample (1 / samples per joule)."""
+    energy_note: str = ""
+    """What the counter covers (the whole board or CPU package), or why there is no figure."""
     contention: dict[str, Any] | None = None
     """How busy the machine was while this row measured (``probes.contention.Contention``);
     ``contention["noisy"]`` with its ``reasons``. None: measured before selector recorded it."""
@@ -245,6 +256,17 @@ class FinetuneReport:
     """True when the time budget (not a step limit) ended the training."""
     software: dict[str, str] = field(default_factory=dict)
     note: str = ""
+    energy_j: float | None = None
+    """Joules the device's energy counter counted over the training steps (evaluation excluded) (``energy_method``);
+    None when nothing could be read, with the reason in ``energy_note``."""
+    energy_method: str | None = None
+    """``NVML total energy``, ``amdsmi energy counter`` or ``RAPL package (powercap)``."""
+    avg_power_w: float | None = None
+    """``energy_j`` over the window's wall time, watts."""
+    energy_per_sample_j: float | None = None
+    """Joules per sample (1 / samples per joule)."""
+    energy_note: str = ""
+    """What the counter covers (the whole board or CPU package), or why there is no figure."""
     contention: dict[str, Any] | None = None
     """How busy the machine was while it trained and evaluated (see ``LatencyRow.contention``)."""
 

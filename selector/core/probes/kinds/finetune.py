@@ -19,6 +19,7 @@ from typing import Any
 from selector.core.errors import SelectorError
 from selector.core.probes.context import is_oom
 from selector.core.probes.settings import FinetuneSettings
+from selector.core.probes.energy import EnergyMeter
 from selector.core.results.record import FinetuneReport
 
 DEFAULTS: dict[str, Any] = FinetuneSettings().to_dict()
@@ -57,7 +58,13 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
         ctx.log(f"accuracy before: {_pct(acc_before)} on {trainer.eval_n} held-out samples")
         ctx.phase("train", f"training ({trainer.precision}, batch {trainer.batch})")
         reserve_s = eval_s * 1.2 + 0.2
-        trainer.train(reserve_s=reserve_s)
+        energy = EnergyMeter(device)
+        try:
+            energy.start()
+            trainer.train(reserve_s=reserve_s)
+            reading = energy.stop()
+        finally:
+            energy.close()
         no_step = None
         if not trainer.step_ms and not ctx.stop_requested.is_set():
             no_step = no_step_message(spec.budget_s, step_estimate_s(eval_s, trainer.eval_n, trainer.batch),
@@ -93,6 +100,7 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
         cuda_max_reserved_mib=peaks["cuda_max_reserved_mib"], nvml_process_mib=peaks["nvml_process_mib"],
         threads=torch.get_num_threads(), data=data.summary(), budget_limited=trainer.budget_limited,
         software=software, note=f"data decoding took {trainer.data_s:.1f} s (not in step times)",
+        **reading.fields(trainer.samples),
     ).to_dict()
     ctx.row(report)
     if no_step is not None:

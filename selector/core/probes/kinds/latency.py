@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 from selector.core.probes.context import is_oom
+from selector.core.probes.energy import EnergyMeter
 from selector.core.probes.environment import ProbeSettingError
 from selector.core.probes.settings import LatencySettings
 from selector.core.results.record import LatencyRow
@@ -58,6 +59,7 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
     batches = sorted({int(b) for b in spec.batch_sizes})
     plan = [(d, b) for d in spec.dtypes for b in batches]
     monitor = MemoryMonitor(device, poll_s=float(params["rss_poll_ms"]) / 1000).start()
+    energy = EnergyMeter(device)
     try:
         ctx.phase("load", f"building {spec.model}")
         loaded = load_model(spec, device)
@@ -91,7 +93,7 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
                     continue
                 try:
                     row = _Meter(ctx, params, plan, done).measure(variant, loaded, dtype, batch,
-                                                                  device, monitor)
+                                                                  device, monitor, energy=energy)
                 except (RuntimeError, MemoryError) as err:
                     if not is_oom(err):
                         raise
@@ -113,6 +115,7 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
             raise last_oom
     finally:
         monitor.stop()
+        energy.close()
     best = max(rows, key=lambda r: r["samples_per_s"] or 0, default=None)
     summary = {
         "rows": len(rows), "skipped": skipped, "out_of_memory": oom, "budget_limited": bool(skipped) or any(
@@ -166,7 +169,8 @@ class _Meter:
         eta = min(max(0.0, self.ctx.time_left()), row_eta + rows_after * self.row_budget)
         self.ctx.progress(self.done, total, fraction=(self.done + phase_fraction) / total, eta_s=eta)
 
-    def measure(self, model, loaded, dtype: str, batch: int, device: str, monitor) -> dict:  # noqa: ANN001
+    def measure(self, model, loaded, dtype: str, batch: int, device: str, monitor,  # noqa: ANN001
+                energy: EnergyMeter | None = None) -> dict:
         import numpy as np
         import torch
 
@@ -198,6 +202,8 @@ class _Meter:
             warmup_s = time.perf_counter() - warm_start
             ctx.phase("measure", f"{dtype} batch {batch}: measuring", data={"dtype": dtype, "batch": batch})
             times: list[float] = []
+            if energy is not None:
+                energy.start()
             start = time.perf_counter()
             min_iters, min_s = int(self.p["min_iters"]), float(self.p["min_time_s"])
             max_iters = self.p["max_iters"]
@@ -218,6 +224,7 @@ class _Meter:
                 row_eta = max(min_s - spent, (min_iters - len(times)) * per, 0.0)
                 self._progress(0.3 + 0.7 * progress, min(row_eta, max(measure_cap - spent, 0.0)))
             measure_s = time.perf_counter() - start
+            reading = energy.stop() if energy is not None else None
         peaks = monitor.peaks()
         ms = np.asarray(times, dtype=np.float64)
         mean = float(ms.mean())
@@ -234,6 +241,7 @@ class _Meter:
             "rss_before_mib": rss_before, **peaks, "budget_limited": limited,
             "samples_ms": [_r(t) for t in times],
             "note": f"only {len(ms)} iterations: no p99" if few else "",
+            **(reading.fields(batch * len(ms)) if reading is not None else {}),
         }
 
 
