@@ -156,3 +156,30 @@ def _device_name(sheet: Sheet) -> str:
         if gpu.get("index") == index and gpu.get("name"):
             return str(gpu["name"])
     return device
+
+
+def per_target_answers(sheets: list[Sheet], kinds: list[str] | None = None) -> list[str]:
+    """One answer per hardware kind: ``on T4: convnext_tiny (p50 12.1 ms)``; each kind's
+    sheet ranked only its own measurements."""
+    kinds = kinds or _machine_names(sheets)
+    answers = []
+    for sheet, kind in zip(sheets, kinds):
+        rec = sheet.recommendation
+        if not rec.recommended:
+            answers.append(f"on {kind}: no candidate meets the constraints")
+            continue
+        verdict = next((v for v in rec.verdicts if v.model_id == rec.recommended), None)
+        figure = (f" (p50 {verdict.latency.value:.1f} ms, {verdict.latency.source})"
+                  if verdict is not None and verdict.latency and verdict.latency.value is not None else "")
+        answers.append(f"on {kind}: {rec.recommended}{figure}")
+    return answers
+
+
+def compare_kinds(sheets: list[Sheet]) -> Comparison:
+    """The per-kind sheets of one cluster run (``cluster.sheets.kind_sheets``) side by side:
+    one column per kind, never one ranking over several; the notes answer per target."""
+    comparison = compare_sheets(sheets)
+    comparison.notes = per_target_answers(sheets, comparison.machines) + comparison.notes
+    for sheet in sheets:
+        comparison.notes.extend(n for n in sheet.notes if "pooled" in n)
+    return comparison
