@@ -79,3 +79,17 @@ def test_each_kind_gets_its_own_sheet_and_kinds_never_mix(cluster_session):
     assert comparison.cell("slow-net", "T4").latency_p50_ms == pytest.approx(41.0)
     answers = [n for n in comparison.notes if n.startswith("on ")]
     assert len(answers) == 2 and answers[0].startswith("on T4: ") and answers[1].startswith("on A100: ")
+
+
+def test_export_per_kind_writes_the_kinds_side_by_side(cluster_session, tmp_path, capsys):
+    import json
+
+    from selector.cli import main
+
+    _store, session = cluster_session
+    out = tmp_path / "kinds.json"
+    assert main(["export", "--per-kind", "--session", session.id, "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "on 2 hardware kind(s)" in said and "on T4: " in said and "on A100: " in said
+    written = json.loads(out.read_text())
+    assert written["machines"] == ["T4", "A100"]

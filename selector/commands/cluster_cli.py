@@ -100,3 +100,23 @@ def print_cluster(address: str, as_json: bool) -> int:
                       shown + (f" (error: {node.error})" if node.error else ""))
     Console().print(table)
     return 0
+
+
+def export_per_kind(args: argparse.Namespace, fmt: str) -> int:
+    """``selector export --per-kind``: a cluster session as one sheet per hardware kind."""
+    from selector.commands.recommend import app_session
+    from selector.core.cluster.sheets import kind_sheets
+    from selector.core.errors import SelectorError
+    from selector.core.export.compare import compare_kinds
+    from selector.core.export.compare_render import export_comparison
+
+    if fmt == "pdf":
+        raise SelectorError("per-kind sheets are written as html, md, csv or json, not pdf")
+    _app, constraints, objective = app_session(args)
+    sheets = kind_sheets(args.session, constraints, objective)
+    comparison = compare_kinds(sheets)
+    written = export_comparison(comparison, args.out, fmt, overwrite=args.force, title=args.title)
+    print(f"wrote {written[0]} ({fmt}; {len(comparison.models)} models on {len(sheets)} hardware kind(s))")
+    for line in comparison.notes:
+        print(f"  {line}")
+    return 0

@@ -21,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compare", nargs="+", metavar="SHEET.json",
                         help="instead: compare JSON sheets from several machines "
                              "(formats: html, md, csv, json)")
+    parser.add_argument("--per-kind", action="store_true",
+                        help="instead: one sheet per hardware kind of a cluster run (--session, default the "
+                             "newest), side by side with an answer per kind (formats: html, md, csv, json)")
     add_source_arguments(parser)
     add_constraint_arguments(parser)
 
@@ -32,6 +35,10 @@ def run(args: argparse.Namespace) -> int:
     check_out(args.out, args.force)
     if args.compare:
         return _compare(args, fmt)
+    if args.per_kind:
+        from selector.commands.cluster_cli import export_per_kind
+
+        return export_per_kind(args, fmt)
     from selector.commands.recommend import app_session
 
     app, constraints, objective = app_session(args)
