@@ -190,8 +190,14 @@ def test_sheets_mark_the_noisy_latency_and_list_the_reasons(tmp_path):
     assert cells["a"].endswith("(M, noisy)") and cells["b"].endswith("(M)")
     csv = {r["model_id"]: r["latency_noisy_reasons"] for r in csv_rows(sheet)}
     assert csv == {"a": BUSY, "b": None}
-    for fmt in ("md", "html"):
-        text = export_sheet(sheet, tmp_path / f"s.{fmt}")[0].read_text()
+    for fmt in ("md", "html", "pdf"):
+        path = export_sheet(sheet, tmp_path / f"s.{fmt}")[0]
+        if fmt == "pdf":
+            from pypdf import PdfReader
+
+            text = " ".join(" ".join((p.extract_text() or "").split()) for p in PdfReader(path).pages)
+        else:
+            text = path.read_text()
         assert "Noisy: measured while the machine was busy" in text
         assert "other processes used 1.50 cores of 2" in text
 
