@@ -76,7 +76,10 @@ class Funnel:
         weights: str = "auto",
         probe_params: dict[str, dict[str, Any]] | None = None,
         previous: list[Any] | None = None,
+        runner: Any = None,
     ) -> None:
+        """``runner``: makes the ``BenchRun`` (default); a cluster's runs come from
+        ``ClusterTarget.runner()``, same face, probes on the cluster's nodes."""
         self.entries = {e.id: e for e in entries}
         self.request = request
         self.budgets = budgets or FunnelBudgets()
@@ -96,7 +99,7 @@ class Funnel:
         if store is not None and session is None:
             session = store.create_session(session_name or "one-click benchmark", hardware,
                                            notes=json.dumps(self.plan()))
-        self.bench = BenchRun(first, store=store, hardware=hardware, session=session)
+        self.bench = (runner or BenchRun)(first, store=store, hardware=hardware, session=session)
         self.finetune_planned = False
         self.ranking_note = ""
         self.cancelled = False

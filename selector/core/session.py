@@ -98,6 +98,8 @@ class AppSession:
         self.catalog: Any = None
         self.calibration: Any = None
         self.funnel: Funnel | None = None
+        self.cluster: Any = None
+        """A ``cluster.runner.ClusterTarget``: runs go to that Ray cluster; None: here."""
         """The run in progress (None when none runs)."""
         self.last_run: Funnel | None = None
         self.source: str | None = None
@@ -196,7 +198,9 @@ class AppSession:
         assert self.live_profile is not None
         funnel = Funnel(entries, self.request, store=self.store, hardware=self.live_profile.to_dict(),
                         budgets=budgets, top_k=top_k, probe_params=probe_params,
-                        session_name=f"{self.request.task} on {self.request.device}")
+                        session_name=f"{self.request.task} on {self.request.device}"
+                        + (f" on cluster {self.cluster.address}" if self.cluster else ""),
+                        runner=self.cluster.runner() if self.cluster else None)
         return self._started(funnel)
 
     def resume(self, session_id: str, *,

@@ -19,7 +19,8 @@ from __future__ import annotations
 import datetime as _dt
 import queue
 import threading
-from typing import Any, Iterator
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
 
 from selector.core.cluster import require_ray
 from selector.core.cluster.remote import PLACED, run_probe
@@ -67,7 +68,10 @@ class ClusterBenchRun:
     def __init__(self, specs: list[ProbeSpec], *, store: ResultStore | None = None,
                  session: Session | str | None = None, session_name: str = "",
                  address: str = "", accelerator_type: str | None = None,
-                 resources: dict[str, float] | None = None, allow_download: bool = False) -> None:
+                 resources: dict[str, float] | None = None, allow_download: bool = False,
+                 hardware: dict[str, Any] | None = None) -> None:
+        """``hardware``: the caller's machine, kept only as the session's note of where the run
+        was started from (each result carries its own node's profile)."""
         self.specs = list(specs)
         self.store = store
         self.address = address
@@ -89,8 +93,9 @@ class ClusterBenchRun:
             elif session is not None:
                 self.session = session
             else:
-                self.session = store.create_session(session_name, {"name": f"Ray cluster {address}",
-                                                                   "source": "cluster", "cluster": address})
+                self.session = store.create_session(session_name, {
+                    "name": f"Ray cluster {address}", "source": "cluster", "cluster": address,
+                    "started_from": (hardware or {}).get("name")})
 
     @property
     def session_id(self) -> str | None:
@@ -132,10 +137,6 @@ class ClusterBenchRun:
     # ----------------------------------------------------------------- events
     def events(self) -> Iterator[ProbeEvent]:
         ray = require_ray()
-        from selector.core.cluster.data import local_sources, pack
-
-        for source in local_sources(self.specs):  # once per run, whatever the probe count
-            self._packed[source] = ray.put(pack(source))
         self._task = ray.remote(max_calls=1)(run_probe)  # max_calls: only here, not in .options()
         for index, spec in enumerate(list(self.specs)):
             self._submit(index, spec)
@@ -161,10 +162,20 @@ class ClusterBenchRun:
         if self._cancelled.is_set():
             self._events.put((remote, _cancelled_before()))
             return
-        packed = self._packed.get(str((spec.data or {}).get("source"))) if spec.data else None
+        packed = self._pack(spec)
         options = task_options(spec, self.accelerator_type, self.resources)
         remote.stream = self._task.options(**options).remote(spec.to_dict(), packed, self.allow_download)
         threading.Thread(target=self._pull, args=(remote,), name=f"ray-probe-{index}", daemon=True).start()
+
+    def _pack(self, spec: ProbeSpec) -> Any:
+        """The object-store reference of the spec's data, packed and put once per run."""
+        from selector.core.cluster.data import local_sources, pack
+
+        for source in local_sources([spec]):
+            if source not in self._packed:
+                self._packed[source] = require_ray().put(pack(source))
+            return self._packed[source]
+        return None
 
     def _pull(self, remote: _Remote) -> None:
         """Thread: each value of the task's stream onto the merged queue; its end, however."""
@@ -233,6 +244,24 @@ class ClusterBenchRun:
             error=f"{type(error).__name__}: {error}" if error is not None and status != rec.CANCELLED else "",
             placement=placement,
         )
+
+
+@dataclass
+class ClusterTarget:
+    """Where the app's runs go when not here: a cluster address and, optionally, a node kind."""
+
+    address: str
+    node_kind: str | None = None
+
+    def runner(self) -> Callable[..., ClusterBenchRun]:
+        """A ``BenchRun``-shaped factory for ``Funnel(runner=...)``; connects on first use."""
+        from selector.core.cluster.connect import connect
+
+        def make(specs: list[ProbeSpec], **kwargs: Any) -> ClusterBenchRun:
+            address = connect(self.address)
+            return ClusterBenchRun(specs, address=address, accelerator_type=self.node_kind, **kwargs)
+
+        return make
 
 
 def _why_lost(error: BaseException | None, node: str) -> str:

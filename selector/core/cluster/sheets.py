@@ -106,12 +106,13 @@ def kind_sheets(session_id: str | None = None, constraints: Any = None, objectiv
 
     store = store or ResultStore()
     session = store.get_session(session_id) if session_id else store.list_sessions(limit=1)[0]
-    sheets = []
+    sheets: list[Any] = []
     with tempfile.TemporaryDirectory(prefix="selector-kinds-") as tmp:
         for kind, results in group_by_kind(store.session_results(session.id)).items():
             pooled, notes = pool_latency(results)
             nodes = sorted({_node_of(r) for r in results if r.placement})
-            hardware = dict(next((r.hardware for r in results if r.hardware), None) or {}, name=kind)
+            found: dict[str, Any] = next((r.hardware for r in results if r.hardware), {}) or {}
+            hardware = dict(found, name=kind)
             part = ResultStore(Path(tmp) / f"{len(sheets)}.sqlite")
             sub = part.create_session(f"{session.name} on {kind}", hardware)
             for result in pooled:
