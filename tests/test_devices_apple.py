@@ -105,3 +105,20 @@ def test_fit_on_mps_refuses_a_precision_the_backend_lacks():
     ok = fit(entry, Workload(dtype="fp32"), device)
     assert ok.runs and ok.estimate.device_kind == "mps"
     assert ok.estimate.overhead_mib == pytest.approx(backend_overhead_mib("mps"))
+
+
+def test_list_fits_mps_answers_from_the_unified_memory_rules(capsys):
+    from selector.cli import main
+
+    assert main(["list", "--profile", "m3-max-36gb", "--fits", "mps", "--family", "resnet",
+                 "--limit", "3", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    mps = hardware.reference_profiles()["m3-max-36gb"].device("mps")
+    assert data["count"] == 3
+    for model in data["models"]:
+        fit_ = model["fit"]
+        assert fit_["device"] == "mps" and fit_["free_mib"] == round(mps.free_mib, 1)
+        # the backend's context plus the process's own RAM, once: one pool
+        assert fit_["breakdown_mib"]["overhead"] == round(backend_overhead_mib("mps"), 1)
+    assert main(["list", "--profile", "t4", "--fits", "mps"]) == 2
+    assert "no device 'mps'" in capsys.readouterr().err

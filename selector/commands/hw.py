@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 NAME = "hw"
-HELP = "show the hardware profile: CPU, RAM, NVIDIA GPUs, torch's view"
+HELP = "show the hardware profile: CPU, RAM, every GPU (NVIDIA, AMD, Intel, Apple), torch's view"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save", metavar="FILE", help="also save the profile as JSON to FILE")
     parser.add_argument(
         "--no-torch", action="store_true",
-        help="skip torch's view (CUDA runtime, threads); faster, as torch is not imported",
+        help="skip torch's view (CUDA/ROCm runtime, XPU, MPS's limit, threads); faster, as torch "
+             "is not imported",
     )
 
 
@@ -87,6 +88,9 @@ def print_profile(profile) -> None:  # noqa: ANN001 - HardwareProfile, imported 
     table.add_row("NVIDIA driver", fmt_optional(profile.nvidia_driver))
     table.add_row("CUDA (driver)", fmt_optional(profile.cuda_driver))
     table.add_row("GPUs", profile.gpu_status or "—")
+    for platform, status in profile.accelerators.items():
+        if not any(g.vendor == platform for g in profile.gpus):
+            table.add_row(f"  {platform}", status)
     if profile.torch is not None:
         t = profile.torch
         table.add_row("torch", fmt_optional(t.version))
@@ -95,19 +99,28 @@ def print_profile(profile) -> None:  # noqa: ANN001 - HardwareProfile, imported 
         table.add_row("CUDA (torch)",
                       f"{fmt_optional(t.cuda_runtime)}, available: {available}, devices: {t.cuda_device_count}")
         table.add_row("MPS", "available" if t.mps_available else "not available")
+        if t.hip_runtime:
+            table.add_row("ROCm (torch)", t.hip_runtime)
+        table.add_row("XPU", f"available, devices: {t.xpu_device_count}" if t.xpu_available
+                      else "not available")
     console.print(table)
     if profile.gpus:
         gpus = Table(title="GPUs", title_justify="left")
-        for col in ("#", "name", "free", "total", "other procs", "CC", "power", "temp", "util"):
+        for col in ("device", "name", "free", "total", "others", "CC", "power", "util"):
             gpus.add_column(col)
         for g in profile.gpus:
             gpus.add_row(
-                str(g.index), g.name, fmt_mib(g.memory_free_mib), fmt_mib(g.memory_total_mib),
+                g.device_id, g.name + (" (unified memory)" if g.unified_memory else ""),
+                fmt_mib(g.memory_free_mib), fmt_mib(g.memory_total_mib),
                 fmt_mib(g.memory_other_processes_mib), fmt_optional(g.compute_capability),
-                fmt_optional(g.power_limit_w, " W"), fmt_optional(g.temperature_c, " °C"),
-                fmt_optional(g.utilization_pct, " %"),
+                fmt_optional(g.power_limit_w, " W"), fmt_optional(g.utilization_pct, " %"),
             )
         console.print(gpus)
+        for g in profile.gpus:
+            runs = f"runs {', '.join(g.precisions)}" if g.precisions else ""
+            line = "; ".join(p for p in (g.memory_note, runs) if p)
+            if line:
+                console.print(f"{g.device_id}: {line}", style="dim")
 
 
 def _print_references(profiles: dict, as_json: bool) -> int:
@@ -119,6 +132,7 @@ def _print_references(profiles: dict, as_json: bool) -> int:
         print(json.dumps({k: p.to_dict() for k, p in profiles.items()}, indent=2))
         return 0
     for key, p in profiles.items():
-        gpu = ", ".join(f"{g.name} {fmt_mib(g.memory_total_mib)}" for g in p.gpus) or "no GPU"
-        print(f"{key:14s} {p.name}: {gpu}; RAM {fmt_mib(p.memory.total_mib)}")
+        gpu = ", ".join(f"{g.name} {fmt_mib(g.memory_total_mib)}"
+                        + (" (unified)" if g.unified_memory else "") for g in p.gpus) or "no GPU"
+        print(f"{key:20s} {p.name}: {gpu}; RAM {fmt_mib(p.memory.total_mib)}")
     return 0

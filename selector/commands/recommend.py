@@ -44,10 +44,11 @@ def add_constraint_arguments(parser: argparse.ArgumentParser) -> None:
                             "else the published figure, labelled)")
     group.add_argument("--task", choices=("image-classification", "text-classification"),
                        help="reject models of other tasks")
-    group.add_argument("--objective", choices=("accuracy", "latency", "balanced"),
+    group.add_argument("--objective", choices=("accuracy", "latency", "balanced", "energy"),
                        default="accuracy",
                        help="most accurate within the constraints (default), fastest above "
-                            "the floor, or a weighted balance")
+                            "the floor, a weighted balance, or most samples per joule "
+                            "(measured energy)")
     group.add_argument("--accuracy-weight", type=float, default=0.5, metavar="W",
                        help="balanced objective: weight of accuracy, 0-1 (default 0.5)")
 

@@ -35,7 +35,8 @@ from selector.core.units import fmt_mib, fmt_ms
 
 OBJECTIVES = [("accuracy", "Most accurate within the constraints"),
               ("latency", "Fastest above the accuracy floor"),
-              ("balanced", "Balance accuracy and speed")]
+              ("balanced", "Balance accuracy and speed"),
+              ("energy", "Most samples per joule (measured energy)")]
 
 _STATUS_TEXT = {RECOMMENDED: "recommended", PARETO: "Pareto front", DOMINATED: "dominated",
                 UNVERIFIED: "not verified", REJECTED: "rejected"}

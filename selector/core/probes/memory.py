@@ -158,6 +158,10 @@ class MemoryMonitor:
 
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
+        elif self.device != "cpu":
+            from selector.core.devices.backend import reset_peaks
+
+            reset_peaks(self.device)
 
     def peaks(self) -> dict[str, Any]:
         """Peaks since the last ``reset()``, in MiB."""
@@ -182,4 +186,8 @@ class MemoryMonitor:
 
             out["cuda_max_allocated_mib"] = round(torch.cuda.max_memory_allocated(self.device) / MIB, 1)
             out["cuda_max_reserved_mib"] = round(torch.cuda.max_memory_reserved(self.device) / MIB, 1)
+        elif self.device != "cpu":  # XPU's peaks, MPS's current figures (devices.backend)
+            from selector.core.devices.backend import allocator_peaks
+
+            out["cuda_max_allocated_mib"], out["cuda_max_reserved_mib"] = allocator_peaks(self.device)
         return out

@@ -59,8 +59,9 @@ def check_spec(spec: ProbeSpec, gpu_count: int | None = None) -> None:
     except KeyError as err:
         raise SelectorError(str(err.args[0])) from None
     device = spec.device
-    if not (device == "cpu" or device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
-        raise SelectorError(f"unknown device {device!r}: use cpu, cuda or cuda:N")
+    head, _, index_text = device.partition(":")
+    if not (device in ("cpu", "mps") or (head in ("cuda", "xpu") and (not index_text or index_text.isdigit()))):
+        raise SelectorError(f"unknown device {device!r}: use cpu, cuda or cuda:N (xpu[:N], mps)")
     if device.startswith("cuda") and gpu_count is not None:
         index = int(device[5:]) if ":" in device else 0
         if index >= gpu_count:

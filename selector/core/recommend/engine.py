@@ -32,8 +32,8 @@ from selector.core.recommend.checks import (
 )
 from selector.core.recommend.confidence import judge_confidence
 from selector.core.recommend.result import (
-    ACCURACY, DOMINATED, LATENCY, PARETO, RECOMMENDED, REJECTED, UNVERIFIED, Constraints,
-    Objective, Recommendation, Verdict,
+    ACCURACY, BALANCED, DOMINATED, ENERGY, LATENCY, PARETO, RECOMMENDED, REJECTED, UNVERIFIED,
+    Constraints, Objective, Recommendation, Verdict,
 )
 from selector.core.units import fmt_ms
 
@@ -60,10 +60,10 @@ def recommend(
     by_id = {a.model_id: a for a in ok}
     acc_rank = _dense_ranks(order, {m: a.candidate for m, a in by_id.items()}, metric)
     latency = {m: (lat.value if (lat := by_id[m].latency) else math.inf) for m in by_id}
-    scores = _balanced_scores(acc_rank, latency, objective) if objective.kind not in (
-        ACCURACY, LATENCY) else {}
+    scores = _balanced_scores(acc_rank, latency, objective) if objective.kind == BALANCED else {}
+    energy = {m: _joules_per_sample(by_id[m]) for m in by_id}
     ranked = sorted(by_id, key=lambda m: _objective_key(m, objective, acc_rank, latency, scores,
-                                                        by_id[m].candidate))
+                                                        by_id[m].candidate, energy))
     front = _pareto(ranked, acc_rank, latency)
 
     verdicts: list[Verdict] = []
@@ -91,6 +91,9 @@ def recommend(
     rec = Recommendation(constraints, objective, verdicts, recommended, "", basis_text,
                          basis_kind=basis, metric=metric)
     judge_confidence(rec, assessed, ranked, acc_rank, basis, metric)
+    if objective.kind == ENERGY and ranked and not any(math.isfinite(energy[m]) for m in ranked):
+        rec.notes.insert(0, "no candidate has a measured energy figure (no readable energy counter "
+                            "when the probes ran): ranked by accuracy instead")
     tasks = sorted({c.task for c in candidates if c.task})
     if len(tasks) > 1 and not constraints.task:
         rec.notes.insert(0, f"the candidates do different tasks ({', '.join(tasks)}); "
@@ -208,13 +211,23 @@ def describe_basis(basis: str, refined: list[str], metric: str | None, order: li
 
 
 # ---------------------------------------------------------------- objective order
-def _objective_key(model_id, objective, acc_rank, latency, scores, candidate):  # noqa: ANN001
+def _objective_key(model_id, objective, acc_rank, latency, scores, candidate,  # noqa: ANN001
+                   energy=None):  # noqa: ANN001
     params = candidate.params if candidate.params is not None else math.inf
+    if objective.kind == ENERGY:
+        return ((energy or {}).get(model_id, math.inf), acc_rank[model_id], latency[model_id],
+                params, model_id)
     if objective.kind == ACCURACY:
         return (acc_rank[model_id], latency[model_id], params, model_id)
     if objective.kind == LATENCY:
         return (latency[model_id], acc_rank[model_id], params, model_id)
     return (-scores[model_id], acc_rank[model_id], latency[model_id], params, model_id)
+
+
+def _joules_per_sample(a: Assessment) -> float:
+    """Measured joules per sample of the latency figure the constraints chose (inf: none)."""
+    value = a.latency.extra.get("energy_per_sample_j") if a.latency is not None else None
+    return float(value) if value else math.inf
 
 
 def _balanced_scores(acc_rank: dict[str, int], latency: dict[str, float],
@@ -275,6 +288,7 @@ def _recommended_reason(a: Assessment, objective: Objective, n: int, metric: str
     lead = {
         ACCURACY: "most accurate",
         LATENCY: "fastest",
+        ENERGY: "fewest joules per sample",
     }.get(objective.kind, "best balance of accuracy and speed")
     lead = f"{lead} of {n} candidates within the constraints" if n > 1 else (
         "the only candidate within the constraints")

@@ -188,7 +188,9 @@ def _add_latency_row(cand: Candidate, row: Any) -> None:
         method += f"; {row.note}"
     extra = {k: v for k, v in (("p90", row.p90_ms), ("p99", row.p99_ms),
                                ("samples_per_s", row.samples_per_s), ("cv", row.cv),
-                               ("first_call_ms", row.first_call_ms)) if v is not None}
+                               ("first_call_ms", row.first_call_ms),
+                               ("energy_per_sample_j", row.energy_per_sample_j),
+                               ("avg_power_w", row.avg_power_w)) if v is not None}
     from selector.core.probes.contention import reasons_of
 
     cand.latency.append(Figure(row.p50_ms, MEASURED, "ms", batch=row.batch_size, dtype=dtype,

@@ -14,7 +14,8 @@ FINETUNE = "finetune"
 ACCURACY = "accuracy"
 LATENCY = "latency"
 BALANCED = "balanced"
-OBJECTIVES = (ACCURACY, LATENCY, BALANCED)
+ENERGY = "energy"
+OBJECTIVES = (ACCURACY, LATENCY, BALANCED, ENERGY)
 
 RECOMMENDED = "recommended"
 PARETO = "pareto"
@@ -88,7 +89,8 @@ class Constraints:
 class Objective:
     kind: str = ACCURACY
     """``accuracy`` (best within the constraints), ``latency`` (fastest above the accuracy
-    floor) or ``balanced`` (weighted)."""
+    floor), ``balanced`` (weighted) or ``energy`` (fewest measured joules per sample, i.e. most
+    samples per joule; candidates without an energy figure last)."""
     accuracy_weight: float = 0.5
     """For ``balanced``: weight of accuracy (0-1); speed gets the rest."""
 
@@ -103,6 +105,8 @@ class Objective:
             return "most accurate within the constraints"
         if self.kind == LATENCY:
             return "fastest within the constraints (above the accuracy floor)"
+        if self.kind == ENERGY:
+            return "most samples per joule within the constraints (measured energy)"
         return f"balance: {self.accuracy_weight:.0%} accuracy, {1 - self.accuracy_weight:.0%} speed"
 
     def to_dict(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from typing import Any
 from selector.core.errors import SelectorError
 from selector.core.probes.context import is_oom
 from selector.core.probes.settings import FinetuneSettings
+from selector.core.devices.backend import empty_cache, synchronize
 from selector.core.probes.energy import EnergyMeter
 from selector.core.results.record import FinetuneReport
 
@@ -234,12 +235,16 @@ class _Trainer:
         self.eval_idx = data.test_idx[: int(p["max_eval"])]
         self.eval_n = 0
         self.cuda = device.startswith("cuda")
+        self.backend = device.split(":")[0]
         self.amp_dtype = None
         if self.cuda and p["amp"]:
             self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        elif self.backend in ("xpu", "mps") and p["amp"]:
+            self.amp_dtype = torch.bfloat16 if self.backend == "xpu" else torch.float16
         self.precision = {None: "fp32", torch.bfloat16: "bf16-autocast",
                           torch.float16: "fp16-autocast"}[self.amp_dtype]
-        self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
+        self.scaler = (torch.amp.GradScaler(self.backend)
+                       if self.amp_dtype == torch.float16 and self.backend != "mps" else None)
         head = _head_parameters(model)
         backbone = [q for q in model.parameters() if id(q) not in head]
         if p["train_mode"] == "head":
@@ -269,7 +274,8 @@ class _Trainer:
 
         from selector.core.probes.loading import forward
 
-        with torch.autocast("cuda", dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+        with torch.autocast(self.backend if self.backend != "cpu" else "cuda", dtype=self.amp_dtype,
+                            enabled=self.amp_dtype is not None):
             return forward(self.model, inputs)
 
     def evaluate(self) -> tuple[float | None, float]:
@@ -339,8 +345,6 @@ class _Trainer:
         self.model.eval()
 
     def _step(self, inputs, labels) -> tuple[float, float]:  # noqa: ANN001
-        import torch
-
         start = time.perf_counter()
         inputs, labels = self._to_device(inputs), labels.to(self.device, non_blocking=True)
         self.optimizer.zero_grad(set_to_none=True)
@@ -353,20 +357,16 @@ class _Trainer:
             loss.backward()
             self.optimizer.step()
         value = float(loss.detach())  # syncs the device: the step is done
-        if self.cuda:
-            torch.cuda.synchronize(self.device)
+        synchronize(self.device)
         return value, (time.perf_counter() - start) * 1000.0
 
     def _step_down(self, err: BaseException) -> None:
         import gc
 
-        import torch
-
         self.oom_step_downs.append(self.batch)
         self.optimizer.zero_grad(set_to_none=True)
         gc.collect()
-        if self.cuda:
-            torch.cuda.empty_cache()
+        empty_cache(self.device)
         old, self.batch = self.batch, max(1, self.batch // 2)
         self.ctx.log(f"out of memory at batch {old} ({str(err).splitlines()[0][:120]}); "
                      f"going on with batch {self.batch}", level="warning")

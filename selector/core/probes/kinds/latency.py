@@ -3,7 +3,9 @@
 For each precision variant (``spec.dtypes``) and batch size (``spec.batch_sizes``), in one
 child process: warm up (at least ``warmup_iters`` iterations and ``warmup_s`` seconds, capped
 at ``max_warmup_s``), then time at least ``min_iters`` iterations and ``min_time_s`` seconds.
-Each step is timed on its own: ``perf_counter`` on CPU, a CUDA event pair plus a sync on GPU.
+Each step is timed on its own: ``perf_counter`` on CPU, an event pair plus a sync on a GPU
+(CUDA, ROCm, XPU, MPS; :mod:`selector.core.devices.backend`). The timed iterations' energy
+comes from the device's counter (:mod:`selector.core.probes.energy`), or null with the reason.
 One :class:`LatencyRow` per variant and batch, emitted as soon as it is measured, with every
 timed iteration in ``samples_ms``; a row cut to fewer than ``MIN_ITERS_FOR_P99`` iterations has
 no p99 and says so in its ``note``.
@@ -22,6 +24,7 @@ import copy
 import time
 from typing import Any
 
+from selector.core.devices.backend import empty_cache, step_timer, timing_method
 from selector.core.probes.context import is_oom
 from selector.core.probes.energy import EnergyMeter
 from selector.core.probes.environment import ProbeSettingError
@@ -73,7 +76,7 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
             "model_id": spec.model, "device": device, "weights": loaded.weights,
             "device_name": env.device_name(device), "threads": torch.get_num_threads(),
             "channels_last": bool(params["channels_last"]) and not loaded.entry.is_text,
-            "timing": "cuda_events" if device.startswith("cuda") else "perf_counter",
+            "timing": timing_method(device),
             "load_s": round(loaded.load_s, 4), "software": software,
         }
         rows: list[dict] = []
@@ -181,8 +184,7 @@ class _Meter:
         inputs, input_size = dummy_inputs(model, loaded.entry, batch, device, dtype=cast,
                                           seq_len=self.p["seq_len"], preprocess=loaded.preprocess,
                                           channels_last=bool(self.p["channels_last"]))
-        cuda = device.startswith("cuda")
-        step = _cuda_step if cuda else _cpu_step
+        step = _backend_step(device)
         ctx = self.ctx
         ctx.phase("warmup", f"{dtype} batch {batch}: warming up", data={"dtype": dtype, "batch": batch})
         rss_before = round(current_rss_mib(), 1)
@@ -249,29 +251,18 @@ def _free(device: str) -> None:
     import gc
 
     gc.collect()
-    if device.startswith("cuda"):
-        import torch
-
-        torch.cuda.empty_cache()
+    empty_cache(device)
 
 
 def _r(value: float) -> float:
     return round(float(value), 4)
 
 
-def _cpu_step(model, inputs, forward) -> float:  # noqa: ANN001
-    start = time.perf_counter()
-    forward(model, inputs)
-    return (time.perf_counter() - start) * 1000.0
+def _backend_step(device: str):  # noqa: ANN202
+    """One timed forward pass, ms: an event pair on a GPU (CUDA, ROCm, XPU, MPS), else
+    ``perf_counter`` (see ``devices.backend.step_timer``)."""
+    timer = step_timer(device)
 
-
-def _cuda_step(model, inputs, forward) -> float:  # noqa: ANN001
-    import torch
-
-    begin = torch.cuda.Event(enable_timing=True)
-    end = torch.cuda.Event(enable_timing=True)
-    begin.record()
-    forward(model, inputs)
-    end.record()
-    end.synchronize()
-    return float(begin.elapsed_time(end))
+    def step(model, inputs, forward) -> float:  # noqa: ANN001
+        return timer(lambda: forward(model, inputs))
+    return step
