@@ -84,6 +84,7 @@ def test_cancel_all_ends_every_probe_cancelled_and_the_session_is_not_resumable(
     assert end.cancelled and end.session_id == funnel.session_id
     assert ("run_finished", end) in seen
     assert store.get_session(funnel.session_id).status == SESSION_CANCELLED
+    assert {r.id for r in store.session_results(funnel.session_id)} == {e.result.id for e in ends}
     assert app.resumable() is None  # a cancelled run is not offered for resume...
     recent = app.recent_sessions()
     assert recent[0].id == funnel.session_id and not recent[0].resumable

@@ -15,6 +15,10 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 from superqt.utils import WorkerBase, create_worker
 
 log = logging.getLogger(__name__)
+MIN_THREADS = 8
+"""Most jobs wait rather than compute (on a probe's child process for a whole run, on the torch
+view's child, on a download); with Qt's default of one thread per core, two such waits on a
+2-core machine left the recommendation and the start-up read of the results queued behind them."""
 
 
 class WorkerPool(QObject):
@@ -24,6 +28,8 @@ class WorkerPool(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._running: set[WorkerBase] = set()
+        pool = QThreadPool.globalInstance()
+        pool.setMaxThreadCount(max(pool.maxThreadCount(), MIN_THREADS))
 
     def start(
         self,

@@ -96,11 +96,11 @@ class BenchRun:
             spec, count = self.specs[index], len(self.specs)
             if self._cancelled.is_set():
                 break
+            spec.session_id = self.session_id  # a skipped probe's row belongs to the session too
             if spec.id in self._skipped:
                 yield self._finish(_unrun(spec, rec.CANCELLED, "cancelled before it started"),
                                    index, count)
                 continue
-            spec.session_id = self.session_id
             try:
                 check_spec(spec, gpu_count=len(self.hardware.get("gpus") or []) if self.hardware else None)
                 entry = _entry(spec)
