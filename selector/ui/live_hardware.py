@@ -49,6 +49,9 @@ class LiveHardware:
         if view is not None and not self._stopped.is_set():
             full = copy.deepcopy(profile)  # never mutate what the GUI holds
             full.torch, full.cpu.torch_threads = view.torch, view.cpu.torch_threads
+            if view.accelerators:  # what only torch sees: XPU, MPS's limit, ROCm's view
+                full.gpus, full.gpu_status = view.gpus, view.gpu_status
+                full.accelerators = view.accelerators
             yield full
 
     def _torch_view(self) -> HardwareProfile | None:

@@ -123,7 +123,9 @@ class LatencyRow:
     """Intra-op threads torch used (``torch.get_num_threads()`` in the probe)."""
     channels_last: bool = False
     timing: str = "perf_counter"
-    """``perf_counter`` (CPU, synchronous) or ``cuda_events`` (an event pair and a sync per step)."""
+    """``perf_counter`` (CPU, synchronous), ``cuda_events`` / ``xpu_events`` / ``mps_events``
+    (an event pair and a sync per step; ROCm keeps ``cuda_events``) or ``mps_sync``
+    (perf_counter between synchronisations, a torch without MPS events)."""
     warmup_iters: int = 0
     warmup_s: float = 0.0
     iters: int = 0
