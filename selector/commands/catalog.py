@@ -16,7 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     build = sub.add_parser(
         "build", help="measure every model on the meta device and write the snapshot",
         description="Measure every pretrained timm tag and the text models (parameters, MACs, "
-        "activation profile) in worker processes and write the catalog snapshot.",
+        "activation profile) in worker processes and write the catalog snapshot. About an hour of "
+        "CPU on two cores. One build at a time: a lock in the cache folder names the running one. "
+        "Ctrl-C or SIGTERM stops the build and its workers, and writes nothing.",
     )
     build.add_argument("--out", metavar="FILE", help="snapshot file (default: resources/catalog/"
                        "catalog.json.gz in a source checkout, else the refreshed copy in the cache folder)")
