@@ -48,6 +48,7 @@ from selector.ui.download_controller import DownloadBar, DownloadController
 from selector.ui.hardware_panel import LIVE_SOURCE, HardwarePanel
 from selector.ui.plots_panel import PlotsPanel
 from selector.ui.preferences_dialog import PreferencesDialog
+from selector.ui import cluster_dialog
 from selector.ui.probe_queue import ProbeQueuePanel
 from selector.ui.recommendation_panel import RecommendationPanel
 from selector.ui.request_panel import RequestPanel
@@ -212,6 +213,8 @@ class MainWindow(SessionMirror, QMainWindow):
         for action in (self.action_benchmark, self.action_cancel_all, None, self.action_download,
                        self.action_cancel_download, None, self.action_rebuild_catalog):
             run_menu.addSeparator() if action is None else run_menu.addAction(action)
+        hardware_menu = bar.addMenu("Hard&ware")  # runs here, or on a Ray cluster
+        hardware_menu.addAction(_action(self, "&Cluster…", None, lambda: cluster_dialog.choose_cluster(self)))
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(_action(self, f"&About {APP_NAME}", None, lambda: show_about(self)))
 
@@ -332,9 +335,12 @@ class MainWindow(SessionMirror, QMainWindow):
         elif event.type in ("progress", "phase"):
             text = event.message or event.phase
             self.queue_panel.set_progress(event.probe_id, event.fraction, event.eta_s, text)
+            if event.phase == "placed":  # a cluster run: the node it landed on
+                self.queue_panel.set_where(event.probe_id, event.data.get("node"))
 
     def _on_probe_done(self, result) -> None:  # noqa: ANN001 - ProbeResult
         self.queue_panel.set_done(result.id, result.status, result.message)
+        self.queue_panel.set_where(result.id, result.placement)
         self.queue_panel.set_noisy(result.id, probe_reasons(result))
         if result.status not in (ProbeStatus.FINISHED, ProbeStatus.CANCELLED):
             self.banner.show_message(

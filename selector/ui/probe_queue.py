@@ -28,8 +28,9 @@ from selector.core.results.record import STATUS_WORDS, ProbeStatus
 QUEUED, RUNNING = ProbeStatus.QUEUED.value, ProbeStatus.RUNNING.value
 DONE_STATES = {s.value for s in ProbeStatus if s.ended}
 _STATE_TEXT = STATUS_WORDS
-_COLUMNS = ["Model", "Probe", "State", "Progress", "ETA", "", "Message"]
-COL_MODEL, COL_KIND, COL_STATE, COL_PROGRESS, COL_ETA, COL_CANCEL, COL_MESSAGE = range(7)
+_COLUMNS = ["Model", "Probe", "Where", "State", "Progress", "ETA", "", "Message"]
+COL_MODEL, COL_KIND, COL_WHERE, COL_STATE, COL_PROGRESS, COL_ETA, COL_CANCEL, COL_MESSAGE = range(8)
+HERE = "this machine"
 
 
 def _fmt_eta(seconds: float | None) -> str:
@@ -53,7 +54,7 @@ class ProbeQueuePanel(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for col, width in enumerate([210, 70, 110, 140, 50, 70]):
+        for col, width in enumerate([210, 70, 120, 110, 140, 50, 70]):
             self.table.setColumnWidth(col, width)
         self.overall = QProgressBar()
         self.overall.setFormat("%p%")
@@ -98,6 +99,7 @@ class ProbeQueuePanel(QWidget):
         self._rows[probe_id] = row
         self.table.setItem(row, COL_MODEL, QTableWidgetItem(model_id))
         self.table.setItem(row, COL_KIND, QTableWidgetItem(kind))
+        self.table.setItem(row, COL_WHERE, QTableWidgetItem(HERE))
         self.table.setItem(row, COL_STATE, QTableWidgetItem(_STATE_TEXT[QUEUED]))
         self.table.setItem(row, COL_ETA, QTableWidgetItem(""))
         self.table.setItem(row, COL_MESSAGE, QTableWidgetItem(""))
@@ -142,6 +144,27 @@ class ProbeQueuePanel(QWidget):
         self.table.cellWidget(row, COL_CANCEL).setEnabled(False)
         self._item(row, COL_ETA).setText("")
         self._set_state(probe_id, status, message)
+
+    def set_where(self, probe_id: str, placement: dict | None) -> None:
+        """Where the probe runs: a cluster node and its kind, a GPU of this machine, or here."""
+        row = self._rows.get(probe_id)
+        if row is None or not placement:
+            return
+        gpu = placement.get("gpu") or {}
+        if placement.get("host") or placement.get("node_id"):
+            text = f"{placement.get('host') or str(placement.get('node_id'))[:8]} ({placement.get('kind', '?')})"
+            tip = f"Ray node {placement.get('node_id', '')} at {placement.get('address', '?')}"
+        elif gpu:
+            text = f"cuda:{gpu.get('index')} {gpu.get('name', '')}".strip()
+            tip = f"GPU {gpu.get('uuid') or gpu.get('index')}, cores {placement.get('cpus')}"
+        else:
+            text, tip = HERE, f"cores {placement.get('cpus')}" if placement.get("cpus") else ""
+        item = self._item(row, COL_WHERE)
+        item.setText(text)
+        item.setToolTip(tip)
+
+    def where(self, probe_id: str) -> str:
+        return self._item(self._rows[probe_id], COL_WHERE).text()
 
     def set_noisy(self, probe_id: str, reasons: list[str]) -> None:
         """Mark a finished row measured on a busy machine; the tooltip gives the reasons."""

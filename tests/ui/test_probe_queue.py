@@ -1,4 +1,4 @@
-from selector.ui.probe_queue import ProbeQueuePanel
+from selector.ui.probe_queue import COL_CANCEL, ProbeQueuePanel
 
 
 def test_rows_progress_cancel_and_overall(qtbot):
@@ -11,13 +11,13 @@ def test_rows_progress_cancel_and_overall(qtbot):
     assert panel.state("a") == "running"
     assert panel.overall.value() == 25
     with qtbot.waitSignal(panel.sig_cancel, timeout=1000) as blocker:
-        panel.table.cellWidget(1, 5).click()
+        panel.table.cellWidget(1, COL_CANCEL).click()
     assert blocker.args == ["b"]
     panel.set_done("b", "cancelled", "cancelled by the user")
     panel.set_done("a", "crashed", "the probe process died (SIGSEGV)")
     assert panel.state("a") == "crashed" and "SIGSEGV" in panel.message("a")
     assert panel.overall.value() == 100 and not panel.cancel_all_button.isEnabled()
-    assert not panel.table.cellWidget(0, 5).isEnabled()
+    assert not panel.table.cellWidget(0, COL_CANCEL).isEnabled()
     assert panel.overall_label.text() == "2 of 2 probes done"
 
 
