@@ -8,6 +8,8 @@ from typing import Any
 
 VISION = "image-classification"
 TEXT = "text-classification"
+GENERATION = "text-generation"
+"""Decoder language models (``selector.core.catalog.decoders``)."""
 
 
 @dataclass
@@ -75,3 +77,7 @@ class CatalogEntry:
     @property
     def is_text(self) -> bool:
         return self.task == TEXT
+
+    @property
+    def is_decoder(self) -> bool:
+        return self.task == GENERATION
