@@ -37,3 +37,17 @@ def test_energy_objective_without_any_energy_figure_says_so():
 def test_unknown_objective_is_refused():
     with pytest.raises(ValueError, match="energy"):
         Objective("joules")
+
+
+def test_a_sheet_ranked_by_energy_carries_samples_per_joule(tmp_path):
+    from selector.core.export import build_sheet, csv_rows, export_sheet
+    from selector.core.export.table import read_csv
+
+    cands = [_candidate("fast-hungry", 2.0, 0.5, 80.0), _candidate("slow-frugal", 5.0, 0.25, 78.0),
+             _candidate("unmeasured", 1.0, None, 85.0)]
+    sheet = build_sheet(cands, Constraints(device="cuda:0", batch=1), Objective("energy"))
+    rows = csv_rows(sheet)
+    assert [r["model_id"] for r in rows] == ["slow-frugal", "fast-hungry", "unmeasured"]
+    assert [r["samples_per_joule"] for r in rows] == [4.0, 2.0, None]
+    path = export_sheet(sheet, tmp_path / "s.csv")[0]
+    assert read_csv(path)[0]["energy_per_sample_j"] == 0.25

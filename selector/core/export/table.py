@@ -36,6 +36,7 @@ CSV_COLUMNS: list[tuple[str, type]] = [
     ("finetune_memory_estimated_mib", float), ("finetune_memory_measured_mib", float),
     ("balanced_score", float),
     ("latency_noisy_reasons", str),
+    ("energy_per_sample_j", float), ("samples_per_joule", float), ("avg_power_w", float),
 ]
 CSV_FIELDS = [name for name, _ in CSV_COLUMNS]
 
@@ -81,6 +82,7 @@ def csv_rows(sheet) -> list[dict[str, Any]]:  # noqa: ANN001 - Sheet (import cyc
             "finetune_memory_measured_mib": _pick(c, "finetune_memory", "measured", con),
             "balanced_score": v.score,
             "latency_noisy_reasons": "; ".join(lat.noisy) if lat and lat.noisy else None,
+            **_energy(lat),
         }
         rows.append({k: None if val == "" else val for k, val in row.items()})
     return rows
@@ -211,6 +213,14 @@ def _figure_value(f: Figure) -> str:
 
 
 # ------------------------------------------------------------------------ helpers
+def _energy(fig: Figure | None) -> dict[str, float | None]:
+    """Measured joules per sample of a latency figure, its inverse and the average power."""
+    joules = fig.extra.get("energy_per_sample_j") if fig else None
+    return {"energy_per_sample_j": joules,
+            "samples_per_joule": round(1.0 / joules, 3) if joules else None,
+            "avg_power_w": fig.extra.get("avg_power_w") if fig else None}
+
+
 def _value(fig: Figure | None) -> float | None:
     return fig.value if fig is not None else None
 
