@@ -155,3 +155,12 @@ def test_intel_xpu_failing_or_absent_falls_back_to_the_pci_list(tmp_path):
     profile = hardware.HardwareProfile(name="x", gpus=report.gpus)
     assert [d.id for d in profile.memory_devices()] == ["cpu"]  # no memory: no fit on it
     assert "no Intel GPU found" in intel.detect(None, 8000.0, tmp_path / "none").status
+
+
+@pytest.mark.parametrize("name, apu", [
+    ("AMD Radeon 890M Graphics", True), ("AMD Radeon 8060S", True), ("AMD Radeon Graphics", True),
+    ("AMD Instinct MI300A", True), ("AMD Radeon RX 6800M", False), ("AMD Radeon RX 7900 XTX", False),
+    ("AMD Instinct MI300X", False), ("AMD Radeon PRO W7900", False),
+])
+def test_which_radeons_are_apus(name, apu):
+    assert amd.is_apu(name) is apu

@@ -23,7 +23,10 @@ from selector.core.devices.common import GpuInfo, PlatformReport, mib, plural, q
 SYSFS_DRM = Path("/sys/class/drm")
 AMD_VENDOR = "0x1002"
 PRECISIONS = ["fp32", "fp16", "bf16", "amp"]
-_APU_NAME = re.compile(r"radeon[^,]*\b(\d{3,4}m|graphics)\b|mi300a|ryzen", re.IGNORECASE)
+_APU_NAME = re.compile(r"radeon(?![^,]*\brx\b)[^,]*\b(\d{3}m|\d{4}s|graphics)\b|mi300a|ryzen",
+                       re.IGNORECASE)
+"""Integrated Radeons: ``Radeon 890M``, ``Radeon 8060S`` (Strix Halo), ``Radeon Graphics``;
+not a laptop's discrete ``Radeon RX 6800M``."""
 
 
 def import_amdsmi() -> tuple[Any, str]:
@@ -41,7 +44,7 @@ def import_amdsmi() -> tuple[Any, str]:
 
 
 def is_apu(name: str) -> bool:
-    """Integrated Radeon graphics (``Radeon 890M``, ``Radeon Graphics``) or an MI300A."""
+    """Integrated Radeon graphics (see ``_APU_NAME``) or an Instinct MI300A."""
     return bool(_APU_NAME.search(name or ""))
 
 
