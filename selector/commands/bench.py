@@ -44,7 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", metavar="PATH|sample",
                         help="fine-tune and transfer data: an image folder (one sub-folder per class), a .csv/.tsv/"
                              ".jsonl text file, or 'sample' for the built-in sample data")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, cuda or cuda:N (NVIDIA, or AMD under ROCm torch), xpu[:N] "
+                             "(Intel) or mps (Apple) (default: cpu)")
     parser.add_argument("--batch", type=_ints, metavar="B1,B2",
                         help="latency: batch sizes to sweep (default 1,8)")
     parser.add_argument("--train-batch", type=int, metavar="N",
@@ -140,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
     profile = detect_hardware(include_torch=False)
     specs = build_specs(args, entries)
     for spec in specs:
-        check_spec(spec, gpu_count=None if args.cluster is not None else len(profile.gpus))
+        check_spec(spec, gpu_count=None if args.cluster is not None else len(
+            [g for g in profile.gpus if g.backend in ("cuda", "rocm")]))
     _check_data(specs, quiet=args.json)
     store = ResultStore()
     if args.cluster is not None:  # probes as Ray tasks on the cluster's nodes

@@ -32,7 +32,7 @@ def add_constraint_arguments(parser: argparse.ArgumentParser) -> None:
                        help="p50 latency budget per batch, in ms")
     group.add_argument("--batch", type=int, default=1, metavar="N",
                        help="batch size the latency budget is for (default: 1)")
-    group.add_argument("--device", default="cpu", help="cpu or cuda:N (default: cpu)")
+    group.add_argument("--device", default="cpu", help="cpu, cuda:N, xpu:N or mps (default: cpu)")
     group.add_argument("--dtype", help="only use latency figures of this dtype (fp32, bf16, ...)")
     group.add_argument("--memory-gib", type=_positive, metavar="GIB",
                        help="memory budget in GiB (default: what was free on the device "
