@@ -23,13 +23,13 @@ must be computed again: run :meth:`sheet_job`), ``sheet`` (a new sheet to show),
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from selector.core.errors import SelectorError
 from selector.core.funnel import SESSION_CANCELLED, Funnel, FunnelBudgets
+from selector.core.recent import SessionSummary, recent_sessions
 from selector.core.request import Request
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -64,27 +64,6 @@ class SheetJob:
         return self.compute()
 
 
-@dataclass
-class SessionSummary:
-    """One line of File > Open recent: when, which models, on what machine, how it ended."""
-
-    id: str
-    created_at: str
-    """ISO 8601, UTC."""
-    status: str
-    """``open`` (interrupted: resumable), ``closed`` (ran to its end) or ``cancelled``."""
-    models: list[str]
-    machine: str
-    result_count: int
-    resumable: bool
-
-    def label(self) -> str:
-        models = ", ".join(self.models[:3]) + (f" +{len(self.models) - 3}" if len(self.models) > 3 else "")
-        state = {"open": "interrupted", "cancelled": "cancelled"}.get(self.status, "")
-        text = f"{self.created_at[:16].replace('T', ' ')}  {models or 'no models'}  ({self.machine})"
-        return f"{text}, {state}" if state else text
-
-
 class AppSession:
     """The state behind the window and the CLI's recommendation commands."""
 
@@ -98,9 +77,9 @@ class AppSession:
         self.catalog: Any = None
         self.calibration: Any = None
         self.funnel: Funnel | None = None
+        """The run in progress (None when none runs)."""
         self.cluster: Any = None
         """A ``cluster.runner.ClusterTarget``: runs go to that Ray cluster; None: here."""
-        """The run in progress (None when none runs)."""
         self.last_run: Funnel | None = None
         self.source: str | None = None
         """What is shown: ``session``, ``sheet`` or ``models`` (None: nothing)."""
@@ -322,18 +301,7 @@ class AppSession:
     # -------------------------------------------------------------- sessions
     def recent_sessions(self, limit: int = 10) -> list[SessionSummary]:
         """The store's newest sessions that hold results, newest first."""
-        from selector.core.export.sheet import machine_label
-
-        out = []
-        for s in self.store.list_sessions(limit=limit):
-            plan = _plan(s.notes)
-            if not s.result_count and not plan:
-                continue
-            models = list(plan.get("models") or []) or self.store.session_models(s.id)
-            out.append(SessionSummary(s.id, s.created_at, s.status, models,
-                                      machine_label(s.hardware), s.result_count,
-                                      resumable=s.status == "open" and bool(plan)))
-        return out
+        return recent_sessions(self.store, limit)
 
     def resumable(self) -> SessionSummary | None:
         """The newest session if it is a one-click run that was interrupted (not cancelled)."""
@@ -432,15 +400,6 @@ class AppSession:
         if self.sheet is None:
             raise SelectorError("nothing to export yet: run a benchmark or open a sheet")
         return export_sheet(self.sheet, path, fmt, overwrite=overwrite)
-
-
-def _plan(notes: str | None) -> dict[str, Any]:
-    """The one-click plan a session was started with ({} for a plain ``selector bench``)."""
-    try:
-        plan = json.loads(notes or "{}")
-    except ValueError:
-        return {}
-    return plan if isinstance(plan, dict) and plan.get("funnel") == 1 else {}
 
 
 def _rerank(sheet: Sheet, constraints: Constraints, objective: Objective, title: str | None,

@@ -1,5 +1,4 @@
 import psutil
-import pytest
 
 from selector.core import hardware
 from selector.core.units import fmt_mib
