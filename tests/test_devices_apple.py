@@ -122,3 +122,16 @@ def test_list_fits_mps_answers_from_the_unified_memory_rules(capsys):
         assert fit_["breakdown_mib"]["overhead"] == round(backend_overhead_mib("mps"), 1)
     assert main(["list", "--profile", "t4", "--fits", "mps"]) == 2
     assert "no device 'mps'" in capsys.readouterr().err
+
+
+def test_latency_on_mps_is_predicted_from_the_gpu_not_the_cpu_calibration():
+    from selector.core.catalog.catalog import load_catalog
+    from selector.core.estimate.latency import estimate_latency
+
+    entry = next(e for e in load_catalog() if e.id.startswith("resnet50"))
+    work = Workload(batch_size=32)
+    air = estimate_latency(entry, work, "mps", None, device_name="Apple M3 GPU")
+    pro = estimate_latency(entry, work, "mps", None, device_name="Apple M3 Max GPU")
+    h100 = estimate_latency(entry, work, "cuda:0", None, device_name="NVIDIA H100 80GB HBM3")
+    assert air is not None and pro is not None and h100 is not None  # no CPU calibration needed
+    assert air.ms_per_batch > pro.ms_per_batch > h100.ms_per_batch
