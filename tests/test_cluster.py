@@ -208,3 +208,33 @@ def test_the_cli_says_an_unreachable_cluster_in_one_line_before_any_probe(capsys
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     assert main(["hw", "--cluster"]) == 2
     assert "give --cluster HOST:PORT or set RAY_ADDRESS" in capsys.readouterr().err
+
+
+def test_a_run_can_target_one_node_kind(cluster):
+    from selector.core.cluster.runner import ClusterTarget
+
+    make = ClusterTarget(cluster.address, node_kind="A100").runner()  # what the app's Funnel calls
+    run = make([fault(), fault()], store=ResultStore(), hardware={"name": "here"})
+    list(run.events())
+    assert [r.placement["kind"] for r in run.results] == ["A100", "A100"]
+
+
+def test_a_node_lost_mid_run_ends_its_probe_and_the_run_goes_on(cluster):
+    from selector.core.cluster import local_cluster_env
+
+    with local_cluster_env():
+        doomed = cluster.add_node(num_cpus=1, resources={"doomed": 1})
+    cluster.wait_for_nodes()
+    run, _ = _run([fault("hang")], resources={"doomed": 1})
+    child = None
+    for event in run.events():
+        if event.type == "started":
+            child = event.data["pid"]
+            cluster.remove_node(doomed)  # the node stops: raylet and workers killed
+    (lost,) = run.results
+    assert lost.status == rec.CRASHED and lost.placement["node_id"]
+    assert "lost" in lost.message or "died" in lost.message
+    assert child is not None and _gone(child)
+    after, _ = _run([fault()])
+    list(after.events())
+    assert after.results[0].status == rec.FINISHED
