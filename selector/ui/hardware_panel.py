@@ -170,8 +170,9 @@ class HardwarePanel(QWidget):
     def _fill_gpus(self, profile: HardwareProfile) -> None:
         self.gpu_table.setRowCount(len(profile.gpus))
         for row, gpu in enumerate(profile.gpus):
+            where = gpu.index if gpu.backend in ("cuda", "rocm") else gpu.device_id
             cells = [
-                f"{gpu.index}: {gpu.name}",
+                f"{where}: {gpu.name}" + (" (unified memory)" if gpu.unified_memory else ""),
                 fmt_mib(gpu.memory_free_mib),
                 fmt_mib(gpu.memory_total_mib),
                 fmt_mib(gpu.memory_other_processes_mib),
@@ -182,6 +183,8 @@ class HardwarePanel(QWidget):
             ]
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
+                if not col and gpu.memory_note:
+                    item.setToolTip(gpu.memory_note)
                 if col:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.gpu_table.setItem(row, col, item)
@@ -214,7 +217,10 @@ def _accelerator_text(profile: HardwareProfile) -> str:
         return "checking…" if profile.source == "live" else "—"
     parts = []
     if t.cuda_available:
-        parts.append(f"{t.cuda_device_count} CUDA device{'s' if t.cuda_device_count != 1 else ''}")
+        what = "ROCm" if t.hip_runtime else "CUDA"
+        parts.append(f"{t.cuda_device_count} {what} device{'s' if t.cuda_device_count != 1 else ''}")
+    if t.xpu_available:
+        parts.append(f"{t.xpu_device_count} Intel XPU device{'s' if t.xpu_device_count != 1 else ''}")
     if t.mps_available:
         parts.append("Apple MPS")
     return ", ".join(parts) if parts else "CPU only"
