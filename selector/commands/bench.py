@@ -296,13 +296,15 @@ def print_results(results: list, session_id: str | None, db_path,  # noqa: ANN00
     latency = [row for r in results for row in r.latency_rows()]
     if latency:
         gpu = any(row.cuda_max_allocated_mib is not None for row in latency)
+        energy = any(row.energy_j is not None for row in latency)
         settings = sorted({f"{row.model_id}: {row.weights} weights, {row.threads} threads, "
                            f"input {'x'.join(map(str, row.input_size))}, {row.device}" for row in latency})
         table = Table(title="Latency", title_justify="left", caption="; ".join(settings),
                       caption_justify="left")
         columns = ["model", "dtype", "batch", "p50 ms", "p90 ms", "p99 ms", "CV", "samples/s",
                    "RSS MiB"]
-        for col in columns + (["GPU max MiB"] if gpu else []) + ["machine"]:
+        for col in (columns + (["GPU max MiB"] if gpu else []) + (["J/sample", "W"] if energy else [])
+                    + ["machine"]):
             table.add_column(col, justify="left" if col in ("model", "dtype", "machine") else "right",
                              no_wrap=col == "model", min_width=5 if col == "machine" else None)
         for row in latency:
@@ -311,8 +313,13 @@ def print_results(results: list, session_id: str | None, db_path,  # noqa: ANN00
                      "—" if row.cv is None else f"{100 * row.cv:.0f}%", _num(row.samples_per_s, 4),
                      _num(row.peak_rss_mib, 4)]
             table.add_row(*cells + ([_num(row.cuda_max_allocated_mib, 4)] if gpu else [])
+                          + ([_num(row.energy_per_sample_j, 3), _num(row.avg_power_w, 3)]
+                             if energy else [])
                           + [_machine_cell(row.contention)])
         console.print(table)
+        notes = sorted({row.energy_note for row in latency if row.energy_j is None and row.energy_note})
+        for note in notes:
+            console.print(f"energy not measured: {note}", style="dim", highlight=False)
         _print_notes(console, [(f"{r.model_id} {r.dtype} batch {r.batch_size}", r.contention, r.note)
                                for r in latency])
     tunes = [rep for r in results if (rep := r.finetune_report()) is not None]

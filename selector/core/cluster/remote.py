@@ -36,6 +36,7 @@ def run_probe(spec_dict: dict[str, Any], packed: dict[str, Any] | None,
     from selector.core.probes import events as ev
     from selector.core.probes.bench import _entry, _unrun
     from selector.core.probes.preflight import preflight
+    from selector.core.probes.registry import get_kind
     from selector.core.probes.runner import ProbeRun
     from selector.core.probes.spec import ProbeSpec
     from selector.core.results import record as rec
@@ -50,7 +51,7 @@ def run_probe(spec_dict: dict[str, Any], packed: dict[str, Any] | None,
     yield {"type": PLACED, "node": node, "hardware": hardware, "worker_pid": os.getpid(),
            "resources": resources}
     spec = ProbeSpec.from_dict(spec_dict)
-    if not spec.threads and not spec.cuda and resources.get("CPU"):
+    if not spec.threads and not spec.cuda and resources.get("CPU") and not get_kind(spec.kind).hidden:
         spec.threads = max(1, int(resources["CPU"]))  # what Ray gave it, not every core of the node
     if packed is not None and spec.data:
         from selector.core.cluster.data import unpack
