@@ -130,3 +130,25 @@ def test_bench_latency_rows_carry_energy_or_the_reason(isolated_home):
         assert row["energy_method"] is None and row["energy_note"]
     else:
         assert row["energy_method"] and row["energy_per_sample_j"] > 0
+
+
+def test_bench_table_shows_joules_per_sample_or_why_not(capsys, monkeypatch):
+    from selector.commands.bench import print_results
+
+    monkeypatch.setenv("COLUMNS", "200")
+    from selector.core.results.record import ProbeResult
+
+    base = {"model_id": "m", "device": "cuda:0", "dtype": "fp32", "batch_size": 8, "p50_ms": 4.0,
+            "samples_per_s": 2000.0}
+    measured = energy.EnergyReading(1.6, "NVML total energy", 400.0, "whole board", 0.004)
+    rows = [LatencyRow.from_dict({**base, **measured.fields(samples=80)}).to_dict()]
+    result = ProbeResult(id="a", kind="latency", model_id="m", device="cuda:0", status="finished",
+                         rows=rows)
+    print_results([result], "s1", "db")
+    out = capsys.readouterr().out
+    assert "J/sample" in out and "0.02" in out and "energy not measured" not in out
+    missing = energy.EnergyReading(None, None, None, "no RAPL energy counter: a VM", 0.1)
+    result.rows = [LatencyRow.from_dict({**base, **missing.fields(80)}).to_dict()]
+    print_results([result], "s1", "db")
+    out = capsys.readouterr().out
+    assert "J/sample" not in out and "energy not measured: no RAPL energy counter: a VM" in out
