@@ -72,3 +72,33 @@ def test_the_probe_queue_shows_where_each_probe_runs(qtbot):
     assert panel.where("local") == HERE
     assert panel.where("remote") == "box (A100)"
     assert panel.where("gpu") == "cuda:1 NVIDIA A10"
+
+
+def test_after_a_cluster_run_compare_machines_shows_one_column_per_kind(qtbot):
+    from types import SimpleNamespace
+
+    from PySide6.QtWidgets import QTabWidget
+
+    from selector.core.results import ResultStore
+    from selector.ui.cluster_dialog import show_kinds
+    from selector.ui.compare_view import CompareView
+    from selector.ui.workers import WorkerPool
+    from tests.test_cluster_sheets import latency
+
+    store = ResultStore()
+    session = store.create_session("bench on a cluster", {"name": "Ray cluster"})
+    for result in (latency("fast-net", "t4-a", [10.0, 11.0]), latency("fast-net", "t4-b", [20.0, 21.0]),
+                   latency("fast-net", "a100", [2.0, 2.1])):
+        result.session_id = session.id
+        store.save_result(result)
+    tabs, view, workers = QTabWidget(), CompareView(), WorkerPool()
+    qtbot.addWidget(tabs)
+    tabs.addTab(QTabWidget(), "Other")
+    tabs.addTab(view, "Compare machines")
+    window = SimpleNamespace(session=SimpleNamespace(cluster=ClusterTarget("x:1")), compare_view=view,
+                             tabs=tabs, workers=workers)
+    show_kinds(window, session.id)
+    qtbot.waitUntil(lambda: getattr(view, "comparison", None) is not None, timeout=20000)
+    assert view.comparison.machines == ["T4", "A100"] and tabs.currentWidget() is view
+    assert "on T4: fast-net" in view.header.text() and "pooled over 2 nodes" in view.header.text()
+    assert workers.shutdown()

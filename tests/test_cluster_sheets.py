@@ -30,7 +30,8 @@ def latency(model: str, node: str, samples: list[float], params: int = 5_000_000
            "weights": "random"}
     return ProbeResult(id=f"{model}-{node}", kind="latency", model_id=model, device="cpu", status="finished",
                        task=VISION, rows=[row], spec={"entry": entry(model, params)},
-                       hardware={"name": node, "cpu": {"model": "Xeon", "logical_cores": 4}, "gpus": []},
+                       hardware={"name": node, "cpu": {"model": "Xeon", "logical_cores": 4}, "gpus": [],
+                                 "memory": {"total_mib": 32_000.0, "available_mib": 20_000.0}},
                        placement={"node_id": node_id + "0" * 20, "host": node, "kind": kind})
 
 
@@ -78,7 +79,7 @@ def test_each_kind_gets_its_own_sheet_and_kinds_never_mix(cluster_session):
     assert comparison.cell("slow-net", "A100").latency_p50_ms == pytest.approx(1.1)
     assert comparison.cell("slow-net", "T4").latency_p50_ms == pytest.approx(41.0)
     answers = [n for n in comparison.notes if n.startswith("on ")]
-    assert len(answers) == 2 and answers[0].startswith("on T4: ") and answers[1].startswith("on A100: ")
+    assert answers == ["on T4: fast-net (p50 16.0 ms, measured)", "on A100: slow-net (p50 1.1 ms, measured)"]
 
 
 def test_export_per_kind_writes_the_kinds_side_by_side(cluster_session, tmp_path, capsys):

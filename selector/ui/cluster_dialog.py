@@ -185,3 +185,24 @@ def choose_cluster(window: Any) -> None:
     where = (f"on the Ray cluster {target.address}" + (f" ({target.node_kind} nodes)" if target.node_kind else "")
              if target is not None else "on this machine")
     window.statusBar().showMessage(f"Benchmarks run {where}", 10_000)
+
+
+def kinds_comparison(session_id: str) -> Any:
+    """Off the GUI thread: the session's per-kind sheets side by side (``compare_kinds``)."""
+    from selector.core.cluster.sheets import kind_sheets
+    from selector.core.export.compare import compare_kinds
+
+    return compare_kinds(kind_sheets(session_id))
+
+
+def show_kinds(window: Any, session_id: str | None) -> None:
+    """After a run on a cluster: Compare machines shows one column per hardware kind."""
+    if not session_id or window.session.cluster is None:
+        return
+
+    def shown(comparison: Any) -> None:
+        window.compare_view.set_comparison(comparison)
+        if len(comparison.machines) > 1:
+            window.tabs.setCurrentWidget(window.compare_view)
+
+    window.workers.start("Per-kind sheets", kinds_comparison, session_id, on_result=shown)

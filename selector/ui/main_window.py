@@ -352,6 +352,7 @@ class MainWindow(SessionMirror, QMainWindow):
         self.prefs.last_session = session_id or self.prefs.last_session
         save_preferences(self.prefs)
         cancelled = self.session.last_run is not None and self.session.last_run.cancelled
+        cluster_dialog.show_kinds(self, session_id)  # a cluster run: one column per hardware kind
         self.statusBar().showMessage("Benchmark cancelled" if cancelled else "Benchmark finished", 10_000)
 
     # ---------------------------------------------------------------- results

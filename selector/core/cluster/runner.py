@@ -141,17 +141,21 @@ class ClusterBenchRun:
         for index, spec in enumerate(list(self.specs)):
             self._submit(index, spec)
         ended = 0
-        while ended < len(self.specs):
-            try:
-                remote, payload = self._events.get(timeout=POLL_S)
-            except queue.Empty:
-                continue
-            event = self._to_event(remote, payload)
-            if event is None:
-                continue
-            if event.type == ev.END:
-                ended += 1
-            yield event
+        try:
+            while ended < len(self.specs):
+                try:
+                    remote, payload = self._events.get(timeout=POLL_S)
+                except queue.Empty:
+                    continue
+                event = self._to_event(remote, payload)
+                if event is None:
+                    continue
+                if event.type == ev.END:
+                    ended += 1
+                yield event
+        finally:
+            if ended < len(self.specs):  # the caller stopped listening: nothing runs on unwatched
+                self.cancel("the run was closed")
         if self.store is not None and self.session is not None and not self._cancelled.is_set():
             self.store.set_session_status(self.session.id, SESSION_CLOSED)
 
