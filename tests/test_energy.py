@@ -152,3 +152,29 @@ def test_bench_table_shows_joules_per_sample_or_why_not(capsys, monkeypatch):
     print_results([result], "s1", "db")
     out = capsys.readouterr().out
     assert "J/sample" not in out and "energy not measured: no RAPL energy counter: a VM" in out
+
+
+@pytest.mark.slow
+def test_finetune_report_carries_energy_or_the_reason(tmp_path):
+    from PIL import Image
+
+    from selector.core.data import DatasetSpec
+    from selector.core.models import resolve_model
+    from selector.core.probes import ProbeRun, ProbeSpec
+
+    for cls, colour in (("red", (220, 20, 20)), ("blue", (20, 20, 220))):
+        (tmp_path / cls).mkdir()
+        for i in range(4):
+            Image.new("RGB", (32, 32), colour).save(tmp_path / cls / f"{i}.png")
+    entry = resolve_model("test_resnet")
+    spec = ProbeSpec(kind="finetune", model=entry.id, entry=entry.to_dict(), threads=1, batch_sizes=[2],
+                     budget_s=60, data=DatasetSpec(str(tmp_path)).to_dict(), params={"max_steps": 2})
+    probe = ProbeRun(spec)
+    list(probe.events())
+    report = probe.result.finetune_report()
+    assert report is not None and report.steps == 2
+    if report.energy_j is None:
+        assert report.energy_method is None and report.energy_note
+    else:
+        assert report.energy_per_sample_j == pytest.approx(report.energy_j / report.samples_seen,
+                                                             rel=1e-3)
