@@ -64,6 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-time", type=_seconds, metavar="TIME",
                         help="latency: time at least this long per row (3s)")
     parser.add_argument("--channels-last", action="store_true", help="latency: channels-last memory format")
+    parser.add_argument("--runtime", type=_csv, metavar="R1,R2",
+                        help="latency: runtimes, comma-separated: eager, compile, onnxruntime, openvino "
+                             "(default eager); each is checked against eager before it is timed")
+    parser.add_argument("--quantize", choices=("int8",),
+                        help="latency: also int8 static quantisation under onnxruntime/openvino, "
+                             "calibrated on --data when given")
     parser.add_argument("--text-column", help="text data: the column holding the text")
     parser.add_argument("--label-column", help="text data: the column holding the class label")
     parser.add_argument("--holdout", type=float, default=0.2, help="held-out fraction (default 0.2)")
@@ -98,7 +104,9 @@ def build_specs(args: argparse.Namespace, entries: list) -> list:
     batches = args.batch or [1, 8]
     train_batch = args.train_batch or (max(args.batch) if args.batch else 16)
     latency = {k: v for k, v in (("min_iters", args.iters), ("min_time_s", args.min_time),
-                                 ("channels_last", args.channels_last or None)) if v is not None}
+                                 ("channels_last", args.channels_last or None),
+                                 ("runtime", getattr(args, "runtime", None)),
+                                 ("quantize", getattr(args, "quantize", None))) if v is not None}
     finetune = {k: v for k, v in (("lr", args.lr), ("train_mode", args.train_mode),
                                   ("amp", False if args.no_amp else None)) if v is not None}
     transfer = {"max_items": args.max_items} if args.max_items else {}
@@ -111,7 +119,8 @@ def build_specs(args: argparse.Namespace, entries: list) -> list:
                 kind=kind, model=entry.id, entry=entry.to_dict(), device=args.device,
                 weights=args.weights, batch_sizes=sizes.get(kind, batches),
                 dtypes=args.dtype, threads=args.threads, budget_s=args.budget, timeout_s=args.timeout,
-                data=data if kind != "latency" else None, params=params.get(kind, {}),
+                data=data if kind != "latency" or "runtime" in latency or "quantize" in latency else None,
+                params=params.get(kind, {}),
                 force=args.force,
             ))
     return specs
@@ -128,6 +137,10 @@ def run(args: argparse.Namespace) -> int:
     from selector.core.probes.registry import kinds
 
     check_bench_args(args)
+    if getattr(args, "runtime", None) or getattr(args, "quantize", None):
+        from selector.core.runtimes import check_runtimes
+
+        check_runtimes(args.runtime or ["eager"], args.quantize, args.device)
     offered = [k.name for k in kinds()]
     for name in args.probe:
         if name not in offered:

@@ -78,6 +78,10 @@ def check_spec(spec: ProbeSpec, gpu_count: int | None = None) -> None:
     if spec.budget_s <= 0:
         raise SelectorError(f"the time budget must be positive, got {spec.budget_s:g} s")
     check_params(spec.kind, spec.params)
+    if spec.kind == "latency":
+        from selector.core.runtimes import check_runtimes
+
+        check_runtimes(spec.params.get("runtime") or ["eager"], spec.params.get("quantize"), device)
 
 
 def workloads(spec: ProbeSpec, entry: CatalogEntry) -> list[Any]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 from selector.core.errors import SelectorError
+from selector.core.runtimes import QUANTIZE, RUNTIMES
 
 S = TypeVar("S", bound="ProbeSettings")
 
@@ -83,6 +84,11 @@ def _checked(cls: type[ProbeSettings], name: str, value: Any, f: dataclasses.Fie
         if not isinstance(value, str) or (allowed and value not in allowed):
             raise SettingsError(f"{where} must be one of {', '.join(allowed or ())}, not {value!r}")
         return value
+    if kind is list and cls.choices.get(name):
+        allowed = cls.choices[name]
+        if not isinstance(value, (list, tuple)) or not value or any(v not in allowed for v in value):
+            raise SettingsError(f"{where} must be a list of {', '.join(allowed)}, not {value!r}")
+        return list(dict.fromkeys(value))
     if kind is list:
         if not isinstance(value, (list, tuple)) or not all(
                 isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
@@ -96,6 +102,7 @@ class LatencySettings(ProbeSettings):
     """The latency sweep: warm-up, then timed forward passes until both minimums are met."""
 
     kind: ClassVar[str] = "latency"
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"runtime": RUNTIMES, "quantize": QUANTIZE}
     warmup_iters: int = 10
     warmup_s: float = 1.0
     """Warm up at least this long (and ``warmup_iters`` passes), at most ``max_warmup_s``."""
@@ -110,6 +117,10 @@ class LatencySettings(ProbeSettings):
     seq_len: int | None = None
     """Text: tokens per sample (default: the model's, else 128)."""
     rss_poll_ms: float = 10.0
+    runtime: list[str] = field(default_factory=lambda: ["eager"])
+    """Runtimes to measure (:data:`selector.core.runtimes.RUNTIMES`), each checked against eager."""
+    quantize: str | None = None
+    """``int8``: also int8 static rows (calibrated on the data's sample) under ONNX Runtime/OpenVINO."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +174,7 @@ class TransferSettings(ProbeSettings):
 
 _TYPES: dict[tuple[str, str], type] = {
     ("LatencySettings", "max_iters"): int, ("LatencySettings", "seq_len"): int,
+    ("LatencySettings", "quantize"): str,
     ("FinetuneSettings", "max_steps"): int, ("FinetuneSettings", "max_length"): int,
     ("TransferSettings", "max_items"): int, ("TransferSettings", "batch_size"): int,
     ("TransferSettings", "max_length"): int,

@@ -56,7 +56,15 @@ class ProbeSpec:
 
     @property
     def hard_timeout_s(self) -> float:
-        return self.timeout_s if self.timeout_s is not None else default_timeout(self.budget_s)
+        """``timeout_s``, else ``default_timeout(budget_s)`` plus ``RUNTIME_ALLOWANCE_S`` for each
+        runtime the latency probe prepares besides eager (export, convert, compile, quantise)."""
+        if self.timeout_s is not None:
+            return self.timeout_s
+        extra = 0
+        if self.kind == "latency" and isinstance(self.params, dict):
+            extra = len([r for r in self.params.get("runtime") or [] if r != "eager"])
+            extra += 2 if self.params.get("quantize") else 0
+        return default_timeout(self.budget_s) + RUNTIME_ALLOWANCE_S * extra
 
     @property
     def cuda(self) -> bool:
@@ -78,6 +86,11 @@ class ProbeSpec:
     def from_dict(cls, data: dict[str, Any]) -> "ProbeSpec":
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+RUNTIME_ALLOWANCE_S = 180.0
+"""Hard-timeout allowance per prepared runtime, seconds (torch.compile of a mid-size model
+took 1-2 min on a busy 2-core VM)."""
 
 
 def default_timeout(budget_s: float) -> float:

@@ -14,7 +14,7 @@ from typing import Any
 
 from selector.core.probes import contention as cn
 
-NOT_MEASURING = {"start", "ready", "data", "load", "reference", None}
+NOT_MEASURING = {"start", "ready", "data", "load", "reference", "export", "parity", None}
 """Phases that open no row window: setting up is not measuring."""
 
 

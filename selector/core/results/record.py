@@ -112,7 +112,8 @@ class LatencyRow:
     device: str
     """``cpu`` or ``cuda:N``."""
     dtype: str
-    """``fp32``, ``bf16``, ``fp16`` or ``int8-dynamic`` (Linear layers quantized, CPU)."""
+    """``fp32``, ``bf16``, ``fp16``, ``int8`` (eager: dynamic quantization of the Linear layers,
+    CPU) or ``int8-static`` (ONNX Runtime / OpenVINO: static, calibrated; see ``parity``)."""
     batch_size: int
     input_size: list[int] = field(default_factory=list)
     """Per-sample input: ``[3, H, W]`` for images, ``[seq_len]`` for text."""
@@ -185,10 +186,44 @@ class LatencyRow:
     contention: dict[str, Any] | None = None
     """How busy the machine was while this row measured (``probes.contention.Contention``);
     ``contention["noisy"]`` with its ``reasons``. None: measured before selector recorded it."""
+    runtime: str = "eager"
+    """``eager``, ``compile`` (torch.compile), ``onnxruntime`` or ``openvino``
+    (:mod:`selector.core.runtimes`)."""
+    runtime_version: str = ""
+    provider: str = ""
+    """Where the runtime ran: ``torch cpu``, ``inductor``, ``CPUExecutionProvider``,
+    ``CUDAExecutionProvider``, ``CPU`` (OpenVINO's plugin)."""
+    export_s: float | None = None
+    """Seconds to export / convert / compile (and quantise) before the first call, apart from
+    the latency (``first_call_ms`` is the first call at this batch size after that)."""
+    export_steps: dict[str, float] = field(default_factory=dict)
+    """``export_s`` in parts, seconds (``export``, ``quantize``, ``session``, ``compile`` ...)."""
+    runtime_rss_mib: float | None = None
+    """Resident memory the runtime's own session added to the probe process, MiB."""
+    parity: dict[str, Any] | None = None
+    """The runtime's answers against eager fp32 (``runtimes.parity.check``): ``max_abs_diff``,
+    ``max_rel_diff``, ``top1_agreement`` (on your data), the ``tolerance``, ``ok`` and ``reason``.
+    A row whose parity is not ok is never recommended. None: eager rows of other dtypes."""
+    heldout_accuracy: float | None = None
+    """With labelled data: held-out accuracy under this runtime (``parity["heldout_method"]``)."""
+    heldout_accuracy_fp32: float | None = None
+    """The same for eager fp32, beside it."""
+    error: str = ""
+    """Why this runtime's row ended without a measurement (export failed, op unsupported)."""
 
     @property
     def noisy(self) -> bool:
         return bool(self.contention and self.contention.get("noisy"))
+
+    @property
+    def parity_ok(self) -> bool:
+        """False when this runtime changed the answers beyond its tolerance (never recommended)."""
+        return bool((self.parity or {}).get("ok", True))
+
+    @property
+    def setting(self) -> str:
+        """``onnxruntime int8-static`` (eager rows: the dtype alone)."""
+        return self.dtype if self.runtime == "eager" else f"{self.runtime} {self.dtype}"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

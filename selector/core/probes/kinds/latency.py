@@ -14,6 +14,11 @@ Variants: ``fp32``; ``bf16`` and ``fp16`` (weights and inputs cast; fp16 on CUDA
 ``int8``: dynamic quantization of the Linear layers (``torch.ao.quantization.quantize_dynamic``,
 CPU only), so "the same model, quantized" is a candidate too.
 
+Runtimes (``runtime`` setting; :mod:`selector.core.runtimes`): eager rows as above, then one
+row per batch for each other runtime (``compile``, ``onnxruntime``, ``openvino``) and, with
+``quantize: int8``, int8 static rows under ONNX Runtime and OpenVINO, each with its parity
+record against eager fp32; a runtime that fails ends its own row (``error``).
+
 ``spec.params``: :class:`selector.core.probes.settings.LatencySettings` (an unknown key is an
 error that names the accepted ones).
 """
@@ -30,6 +35,7 @@ from selector.core.probes.energy import EnergyMeter
 from selector.core.probes.environment import ProbeSettingError
 from selector.core.probes.settings import LatencySettings
 from selector.core.results.record import LatencyRow
+from selector.core.runtimes.probe import RuntimeRows, targets
 
 DEFAULTS: dict[str, Any] = LatencySettings().to_dict()
 DTYPES = ("fp32", "bf16", "fp16", "int8")
@@ -60,7 +66,11 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
     check_dtypes(spec.dtypes, device)
     software = env.software_versions()
     batches = sorted({int(b) for b in spec.batch_sizes})
-    plan = [(d, b) for d in spec.dtypes for b in batches]
+    runtimes = list(params["runtime"])
+    eager_dtypes = list(spec.dtypes) if "eager" in runtimes else []
+    plan = [(d, b) for d in eager_dtypes for b in batches]
+    plan += [(f"{r} {p}", b) for r, p in targets(runtimes, params["quantize"]) for b in batches]
+    extra: RuntimeRows | None = None
     monitor = MemoryMonitor(device, poll_s=float(params["rss_poll_ms"]) / 1000).start()
     energy = EnergyMeter(device)
     try:
@@ -83,7 +93,12 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
         skipped: list[str] = []
         oom: list[str] = []
         done = 0
-        for dtype in spec.dtypes:
+        eager_fields: dict[str, Any] = {}
+        if runtimes != ["eager"] or params["quantize"]:
+            extra = RuntimeRows(ctx, spec, loaded, model, device, params, torch.get_num_threads())
+            eager_fields = extra.reference()
+        eager = {"runtime": "eager", "runtime_version": torch.__version__, "provider": f"torch {device}"}
+        for dtype in eager_dtypes:
             if ctx.should_stop():
                 skipped += [f"{dtype} batch {b}" for b in batches]
                 done += len(batches)
@@ -106,7 +121,8 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
                             level="warning")
                     _free(device)
                 else:
-                    row.update(common, convert_s=convert_s, quantized_fraction=quantized)
+                    row.update(common, convert_s=convert_s, quantized_fraction=quantized, **eager,
+                               **(eager_fields if dtype == "fp32" else {}))
                     row = LatencyRow.from_dict(row).to_dict()
                     rows.append(row)
                     ctx.row(row)
@@ -116,29 +132,59 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
                 _free(device)
         if oom and not rows:
             raise last_oom
+        if extra is not None:
+            def measure_row(prepared, precision: str, batch: int) -> dict:  # noqa: ANN001 - Prepared
+                return _Meter(ctx, params, plan, done).measure(model, loaded, precision, batch, device,
+                                                               monitor, runner=prepared, energy=energy)
+
+            def on_row(row: dict) -> None:
+                nonlocal done
+                row = LatencyRow.from_dict({**common, **row}).to_dict()
+                rows.append(row)
+                ctx.row(row)
+                done += 1
+
+            skipped += extra.measure(batches, measure_row, on_row, ctx.should_stop)
     finally:
         monitor.stop()
         energy.close()
-    best = max(rows, key=lambda r: r["samples_per_s"] or 0, default=None)
+        if extra is not None:
+            extra.close()
+    usable = [r for r in rows if not r.get("error") and (r.get("parity") or {}).get("ok", True)]
+    best = max(usable, key=lambda r: r["samples_per_s"] or 0, default=None)
     summary = {
         "rows": len(rows), "skipped": skipped, "out_of_memory": oom, "budget_limited": bool(skipped) or any(
             r["budget_limited"] for r in rows),
         "load_s": round(loaded.load_s, 4), "load_peak_rss_mib": load_peaks["peak_rss_mib"],
         "best_samples_per_s": best and best["samples_per_s"],
-        "best_setting": best and f"{best['dtype']} batch {best['batch_size']}",
+        "best_setting": best and f"{_runtime_label(best)}{best['dtype']} batch {best['batch_size']}",
         "p50_ms_batch1_fp32": next((r["p50_ms"] for r in rows if r["batch_size"] == 1
-                                   and r["dtype"] == "fp32"), None),
+                                   and r["dtype"] == "fp32" and r["runtime"] == "eager"), None),
+        "runtime_failures": [f"{r['runtime']} {r['dtype']} batch {r['batch_size']}: {r['error']}"
+                             for r in rows if r.get("error")],
+        "parity_failures": sorted({f"{r['runtime']} {r['dtype']}: {r['parity']['reason']}" for r in rows
+                                   if r.get("parity") and not r["parity"].get("ok", True)}),
     }
-    message = f"measured {len(rows)} row(s)"
+    failed = [r for r in rows if r.get("error")]
+    message = f"measured {len(rows) - len(failed)} row(s)"
+    if failed:
+        message += "; failed: " + ", ".join(sorted({f"{r['runtime']} {r['dtype']}" for r in failed}))
+    if summary["parity_failures"]:
+        message += "; answers differ from eager (never recommended): " + ", ".join(
+            sorted({p.split(":")[0] for p in summary["parity_failures"]}))
     if oom:
         message += f"; out of memory at {', '.join(oom)}"
     budget_skipped = [s for s in skipped if not any(s.startswith(o.split(" batch")[0]) for o in oom)]
     if budget_skipped:
         message += f"; the budget ran out before {', '.join(budget_skipped)}"
     return {"weights": loaded.weights, "weights_note": loaded.weights_note, "summary": summary,
-            "settings": {**params, "batch_sizes": batches, "dtypes": list(spec.dtypes),
+            "rows": rows, "settings": {**params, "batch_sizes": batches, "dtypes": list(spec.dtypes),
                          "device": device, "threads": torch.get_num_threads()},
             "software": software, "message": message}
+
+
+def _runtime_label(row: dict) -> str:
+    return "" if row.get("runtime", "eager") == "eager" else f"{row['runtime']} "
 
 
 def _variant(model: Any, dtype: str) -> tuple[Any, float | None, float | None]:
@@ -173,7 +219,7 @@ class _Meter:
         self.ctx.progress(self.done, total, fraction=(self.done + phase_fraction) / total, eta_s=eta)
 
     def measure(self, model, loaded, dtype: str, batch: int, device: str, monitor,  # noqa: ANN001
-                energy: EnergyMeter | None = None) -> dict:
+                runner=None, energy: EnergyMeter | None = None) -> dict:  # noqa: ANN001 - runtimes.base.Prepared: time it instead
         import numpy as np
         import torch
 
@@ -185,6 +231,8 @@ class _Meter:
                                           seq_len=self.p["seq_len"], preprocess=loaded.preprocess,
                                           channels_last=bool(self.p["channels_last"]))
         step = _backend_step(device)
+        if runner is not None:
+            model, inputs, forward = runner.run, runner.feed(inputs), _call  # noqa: PLW2901
         ctx = self.ctx
         ctx.phase("warmup", f"{dtype} batch {batch}: warming up", data={"dtype": dtype, "batch": batch})
         rss_before = round(current_rss_mib(), 1)
@@ -256,6 +304,10 @@ def _free(device: str) -> None:
 
 def _r(value: float) -> float:
     return round(float(value), 4)
+
+
+def _call(run, native):  # noqa: ANN001, ANN202 - a runtime's own call
+    return run(native)
 
 
 def _backend_step(device: str):  # noqa: ANN202
