@@ -114,19 +114,23 @@ def estimate_probe(spec: ProbeSpec, entry: CatalogEntry) -> tuple[float, Any]:
 
 
 def free_memory_mib(device: str) -> float | None:
-    """Memory free on ``device`` now: RAM available (psutil) or GPU free (NVML)."""
+    """Memory free on ``device`` now: RAM available (psutil), GPU free (NVML), or as the
+    device's own platform reports it (AMD, Intel, Apple: ``selector.core.devices``)."""
     if device == "cpu":
         import psutil
 
         return psutil.virtual_memory().available / 2**20
-    from selector.core.hardware import detect_nvidia_gpus
+    from selector.core.hardware import detect_hardware, detect_nvidia_gpus
 
-    gpus = detect_nvidia_gpus()[0]
     index = int(device.split(":")[1]) if ":" in device else 0
-    for gpu in gpus:
-        if gpu.index == index:
-            return gpu.memory_free_mib
-    return None
+    if device.startswith("cuda"):
+        for gpu in detect_nvidia_gpus()[0]:
+            if gpu.index == index:
+                return gpu.memory_free_mib
+    try:
+        return detect_hardware(include_torch=False).device(device).free_mib
+    except KeyError:
+        return None
 
 
 def preflight(spec: ProbeSpec, entry: CatalogEntry,
