@@ -135,3 +135,14 @@ def test_latency_on_mps_is_predicted_from_the_gpu_not_the_cpu_calibration():
     h100 = estimate_latency(entry, work, "cuda:0", None, device_name="NVIDIA H100 80GB HBM3")
     assert air is not None and pro is not None and h100 is not None  # no CPU calibration needed
     assert air.ms_per_batch > pro.ms_per_batch > h100.ms_per_batch
+
+
+def test_preflight_reads_free_memory_on_mps_from_the_unified_pool(mac, monkeypatch):
+    import psutil
+
+    from selector.core.probes.preflight import free_memory_mib
+
+    monkeypatch.setattr(psutil, "virtual_memory",
+                        lambda: SimpleNamespace(total=16 * 2**30, available=6 * 2**30))
+    assert free_memory_mib("mps") == 6 * GIB  # RAM has less free than Metal's ~10.7 GiB limit
+    assert free_memory_mib("xpu:0") is None  # no such device here: unknown, the probe decides
