@@ -92,6 +92,8 @@ def main() -> None:
                        SELECTOR_HOME=home)
             out = subprocess.run([py, "-c", FIRST_WINDOW, repr(time.time()), "1" if args.calibration else "0"],
                                  check=True, capture_output=True, text=True, env=env).stdout
+        if "FIRST_CATALOG" not in out:
+            raise SystemExit(f"the window run printed no figures:\n{out}")
         window.append(float(out.split("FIRST_WINDOW")[1].split()[0]))
         catalog.append(float(out.split("FIRST_CATALOG")[1].split()[0]))
         if args.calibration:
