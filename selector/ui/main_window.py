@@ -97,6 +97,8 @@ class MainWindow(SessionMirror, QMainWindow):
         self.probe_params: dict = {}
         """Extra per-kind probe settings (tests make probes quick)."""
         self._selecting = False
+        self.selected_model = ""
+        """The model followed everywhere (its latency distribution is the one plotted)."""
         self._build()
         self._build_menus()
         self._restore_layout()
@@ -315,6 +317,7 @@ class MainWindow(SessionMirror, QMainWindow):
         if self._selecting:
             return
         self._selecting = True
+        self.selected_model = model_id
         try:
             self.catalog_view.select_model(model_id)
             self.retrace.request(self.catalog.entries.get(model_id) if self.catalog else None)

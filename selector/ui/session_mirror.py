@@ -33,6 +33,7 @@ class SessionMirror:
     recommendation_panel: Any
     recent_menu: Any
     sig_results_shown: Any
+    selected_model: str
 
     @property
     def catalog(self):  # noqa: ANN201 - Catalog | None
@@ -100,6 +101,9 @@ class SessionMirror:
         if not self.run.running:
             for model_id, losses in view.losses.items():
                 self.plots.loss.set_curve(model_id, losses)
+        model = self.selected_model or sheet.recommendation.recommended  # the pick until one is chosen
+        if model:
+            self.plots.latency.set_samples(model, view.latency_samples.get(model, []))
         self.sig_results_shown.emit(sheet)
 
     def _clear_results(self, session_id: str) -> None:

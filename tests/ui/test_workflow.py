@@ -6,6 +6,7 @@ import psutil
 import pytest
 
 from selector.core.catalog.catalog import Catalog
+from selector.ui.probe_queue import COL_CANCEL, COL_ETA, COL_KIND, COL_MODEL
 
 QUICK = {"latency": {"warmup_iters": 1, "warmup_s": 0.0, "min_iters": 5, "min_time_s": 0.2},
          "transfer": {"max_items": 60}}
@@ -62,7 +63,7 @@ def row_of(window, model_id, kind):
     panel = window.queue_panel
     for probe_id in panel.probe_ids():
         row = panel._rows[probe_id]
-        if (panel.table.item(row, 0).text(), panel.table.item(row, 1).text()) == (model_id, kind):
+        if (panel.table.item(row, COL_MODEL).text(), panel.table.item(row, COL_KIND).text()) == (model_id, kind):
             return probe_id
     raise KeyError((model_id, kind))
 
@@ -76,7 +77,7 @@ def test_one_click_run_with_a_cancel_and_a_crash(qtbot, make_main_window, tiny_c
     def on_event(event):  # cancel test_vit's latency probe as soon as test_resnet's starts
         if event.type == "started" and not cancelled:
             cancelled.append(row_of(window, "test_vit", "latency"))
-            window.queue_panel.table.cellWidget(window.queue_panel._rows[cancelled[0]], 5).click()
+            window.queue_panel.table.cellWidget(window.queue_panel._rows[cancelled[0]], COL_CANCEL).click()
 
     window.run.sig_event.connect(on_event)
     said: list[str] = []  # every banner message (a later one replaces an earlier on screen)
@@ -155,7 +156,8 @@ def interrupted_session(catalog, finished=(("test_resnet", "latency"),)):
                     hardware=detect_hardware(include_torch=False).to_dict())
     for model_id, kind in finished:
         row = LatencyRow(model_id, "cpu", "fp32", 1, [3, 160, 160], weights="random", threads=1,
-                         iters=5, p50_ms=5.0, p90_ms=6.0, p99_ms=7.0).to_dict()
+                         iters=5, p50_ms=5.0, p90_ms=6.0, p99_ms=7.0,
+                         samples_ms=[4.8, 5.0, 5.0, 5.2, 6.1]).to_dict()
         store.save_result(ProbeResult(f"done-{model_id}-{kind}", kind, model_id, "cpu", "finished",
                                       session_id=funnel.session_id, weights="random", rows=[row],
                                       spec={"entry": catalog.get(model_id).to_dict()},
@@ -165,7 +167,8 @@ def interrupted_session(catalog, finished=(("test_resnet", "latency"),)):
 
 def queue_rows(window):
     panel = window.queue_panel
-    return {(panel.table.item(panel._rows[p], 0).text(), panel.table.item(panel._rows[p], 1).text()):
+    return {(panel.table.item(panel._rows[p], COL_MODEL).text(),
+             panel.table.item(panel._rows[p], COL_KIND).text()):
             panel.state(p) for p in panel.probe_ids()}
 
 
@@ -182,14 +185,16 @@ def test_resume_runs_only_what_did_not_finish_and_cancel_all_ends_true(qtbot, ma
     assert rows.pop(("test_resnet", "latency")) == "finished"  # it finished before the app was killed
     assert rows == {("test_resnet", "transfer"): "queued", ("test_vit", "latency"): "queued",
                     ("test_vit", "transfer"): "queued"}  # only what did not finish runs
+    status: list[str] = []  # the status bar is shared (start-up steps write there too)
+    window.statusBar().messageChanged.connect(status.append)
     with qtbot.waitSignal(window.run.sig_run_finished, timeout=120_000):
         window.queue_panel.cancel_all_button.click()
     states = queue_rows(window)
     assert set(states.values()) <= {"cancelled", "finished"} and "cancelled" in states.values()
     panel = window.queue_panel
-    assert all(panel.table.item(panel._rows[p], 4).text() == "" for p in panel.probe_ids())  # no ETA
+    assert all(panel.table.item(panel._rows[p], COL_ETA).text() == "" for p in panel.probe_ids())  # no ETA
     assert not panel.cancel_all_button.isEnabled()
-    assert window.statusBar().currentMessage() == "Benchmark cancelled"
+    assert "Benchmark cancelled" in status and "Benchmark finished" not in status
     from selector.core.results import ResultStore
 
     assert ResultStore().get_session(session_id).status == "cancelled"
@@ -235,6 +240,9 @@ def test_open_recent_reopens_a_session_like_a_live_one(qtbot, make_main_window, 
     qtbot.waitUntil(lambda: window.sheet is not None and window.sheet.session_id == older, timeout=60_000)
     qtbot.waitUntil(lambda: queue_rows(window) == {("test_resnet", "latency"): "finished"}, timeout=30_000)
     assert [p.model_id for p in window.plots.pareto.points if p.latency_kind == "measured"] == ["test_resnet"]
+    # the latency distribution shows the pick's timed iterations (one bar count per sample)
+    assert window.sheet.recommendation.recommended == "test_resnet"
+    assert sum(window.plots.latency.bars.opts["height"]) == 5
 
 
 def test_the_objective_re_ranks_an_opened_sheet(qtbot, make_main_window, tmp_path):
