@@ -314,14 +314,16 @@ def print_results(results: list, session_id: str | None, db_path,  # noqa: ANN00
                            f"input {'x'.join(map(str, row.input_size))}, {row.device}" for row in latency})
         table = Table(title="Latency", title_justify="left", caption="; ".join(settings),
                       caption_justify="left")
-        columns = ["model", "dtype", "batch", "p50 ms", "p90 ms", "p99 ms", "CV", "samples/s",
+        setting = "runtime dtype" if any(r.runtime != "eager" for r in latency) else "dtype"
+        columns = ["model", setting, "batch", "p50 ms", "p90 ms", "p99 ms", "CV", "samples/s",
                    "RSS MiB"]
         for col in (columns + (["GPU max MiB"] if gpu else []) + (["J/sample", "W"] if energy else [])
                     + ["machine"]):
-            table.add_column(col, justify="left" if col in ("model", "dtype", "machine") else "right",
+            table.add_column(col, justify="left" if col in ("model", "dtype", "runtime dtype", "machine") else "right",
                              no_wrap=col == "model", min_width=5 if col == "machine" else None)
         for row in latency:
-            cells = [row.model_id, row.dtype, str(row.batch_size), _num(row.p50_ms, 3),
+            cells = [row.model_id, row.setting + ("" if row.parity_ok else " ✗"), str(row.batch_size),
+                     _num(row.p50_ms, 3),
                      _num(row.p90_ms, 3), _num(row.p99_ms, 3),
                      "—" if row.cv is None else f"{100 * row.cv:.0f}%", _num(row.samples_per_s, 4),
                      _num(row.peak_rss_mib, 4)]
@@ -333,8 +335,8 @@ def print_results(results: list, session_id: str | None, db_path,  # noqa: ANN00
         notes = sorted({row.energy_note for row in latency if row.energy_j is None and row.energy_note})
         for note in notes:
             console.print(f"energy not measured: {note}", style="dim", highlight=False)
-        _print_notes(console, [(f"{r.model_id} {r.dtype} batch {r.batch_size}", r.contention, r.note)
-                               for r in latency])
+        _print_notes(console, [(f"{r.model_id} {r.setting} batch {r.batch_size}", r.contention,
+                                "; ".join(n for n in (r.note, _parity_note(r)) if n)) for r in latency])
     tunes = [rep for r in results if (rep := r.finetune_report()) is not None]
     if tunes:
         settings = sorted({f"{t.model_id}: {t.weights} weights, {t.precision}, {t.train_mode} fine-tune, "
@@ -366,6 +368,22 @@ def print_results(results: list, session_id: str | None, db_path,  # noqa: ANN00
             if result.error and result.status == "failed":
                 console.print(result.error.strip().splitlines()[-1], style="dim", highlight=False)
     console.print(f"session {session_id} saved in {db_path}", style="dim", highlight=False)
+
+
+def _parity_note(row) -> str:  # noqa: ANN001 - LatencyRow
+    """A runtime row's parity (and held-out accuracy) in words; eager rows say nothing."""
+    parity = row.parity or {}
+    if row.runtime == "eager" and row.dtype == "fp32" or not parity or row.error:
+        return ""
+    words = f"parity vs eager: max rel diff {parity.get('max_rel_diff', 0):.2g}"
+    if parity.get("top1_agreement") is not None:
+        words += f", top-1 agreement {100 * parity['top1_agreement']:.1f} %"
+    if row.heldout_accuracy is not None and row.heldout_accuracy_fp32 is not None:
+        words += (f", held-out accuracy {100 * row.heldout_accuracy:.1f} % "
+                  f"(eager fp32 {100 * row.heldout_accuracy_fp32:.1f} %)")
+    if not parity.get("ok", True):
+        words += f"; ✗ {parity.get('reason')}: never recommended"
+    return words
 
 
 def _machine_cell(contention: dict | None) -> str:
