@@ -12,7 +12,8 @@ SORT_CHOICES = ("top1", "params", "macs", "latency", "memory", "name")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     what = parser.add_argument_group("which models")
-    what.add_argument("--task", choices=["image-classification", "text-classification", "image", "text"])
+    what.add_argument("--task", choices=["image-classification", "text-classification", "text-generation", "image",
+                                         "text"])
     what.add_argument("--family", action="append", default=[], metavar="NAME",
                       help="architecture family (resnet, vit, bert, ...); repeat for several")
     what.add_argument("--search", default="", metavar="TEXT", help="words that must all appear in the id/architecture")
@@ -33,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fit.add_argument("--dtype", default="fp32", choices=["fp32", "fp16", "bf16", "amp"])
     fit.add_argument("--optimizer", default="adamw", choices=["adamw", "sgd"])
     fit.add_argument("--grad-checkpointing", action="store_true")
+    fit.add_argument("--context", type=int, metavar="N",
+                     help="decoders: tokens per sequence, prompt plus generated (default: --seq-len)")
+    fit.add_argument("--quant", choices=["fp32", "bf16", "int8", "nf4"],
+                     help="decoders: weight format (int8 / nf4 compute in bf16); overrides --dtype")
+    fit.add_argument("--lora-rank", type=int, default=0, metavar="R",
+                     help="decoders: a LoRA fine-tune of rank R (with --quant nf4: QLoRA); implies --train")
     fit.add_argument("--margin", type=float, default=0.10, metavar="F",
                      help="safety margin for 'tight' (default 0.10, the fit rule's MARGIN)")
     out = parser.add_argument_group("output")
@@ -51,10 +58,15 @@ def run(args: argparse.Namespace) -> int:
 
     task = {"image": "image-classification", "text": "text-classification"}.get(args.task, args.task)
     try:
+        if args.context is not None and args.context < 1:
+            raise ValueError(f"--context must be at least 1 token, not {args.context}")
+        quant = args.quant if args.quant in ("int8", "nf4") else None
+        dtype = "bf16" if quant else (args.quant or args.dtype)
         workload = Workload(
-            mode="train" if args.train else "inference", batch_size=args.batch,
-            image_size=args.image_size, seq_len=args.seq_len, dtype=args.dtype,
-            optimizer=args.optimizer, grad_checkpointing=args.grad_checkpointing,
+            mode="train" if args.train or args.lora_rank else "inference", batch_size=args.batch,
+            image_size=args.image_size, seq_len=args.context or args.seq_len, dtype=dtype,
+            optimizer=args.optimizer, grad_checkpointing=args.grad_checkpointing, quant=quant,
+            lora_rank=args.lora_rank,
         )
         flt = CatalogFilter(
             task=task, families=args.family, search=args.search,
@@ -78,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         raise SelectorError(str(err)) from err
     latencies = _latencies(rows, flt, profile, calibration) if args.sort == "latency" else {}
     if args.json:
-        _print_json(rows, flt, profile, latencies)
+        _print_json(rows, flt, profile, latencies, _answers(rows, flt, profile))
     else:
         _print_table(rows, flt, profile, len(catalog), latencies)
     return 0
@@ -130,6 +142,16 @@ def _calibration(args: argparse.Namespace):  # noqa: ANN202
     return cal
 
 
+def _answers(rows, flt, profile) -> dict:  # noqa: ANN001
+    """Decoders with a device: the longest context, largest batch and mildest quantisation that fit."""
+    from selector.core.estimate.llm_memory import answers
+
+    if not flt.fits_on or profile is None:
+        return {}
+    device = profile.device(flt.fits_on)
+    return {e.id: answers(e, flt.workload, device, flt.margin) for e, _r in rows if e.is_decoder}
+
+
 def _row_dict(entry, result, latency=None) -> dict:  # noqa: ANN001
     from selector.core.catalog.filters import accuracy
 
@@ -148,20 +170,23 @@ def _row_dict(entry, result, latency=None) -> dict:  # noqa: ANN001
                                "overhead")},
             "method": est.method,
         }
+        if entry.is_decoder:
+            row["fit"]["breakdown_mib"]["kv_cache"] = round(est.kv_cache_mib, 1)
     if latency is not None:
         row["latency"] = {"device": latency.device_id, "ms_per_batch": round(latency.ms_per_batch, 3),
                           "samples_per_s": round(latency.samples_per_s, 1), "method": latency.method}
     return row
 
 
-def _print_json(rows, flt, profile, latencies) -> None:  # noqa: ANN001
+def _print_json(rows, flt, profile, latencies, answers=None) -> None:  # noqa: ANN001
     import json
 
     out = {
         "filter": flt.to_dict(),
         "profile": profile.name if profile is not None else None,
         "count": len(rows),
-        "models": [_row_dict(e, r, latencies.get(e.id)) for e, r in rows],
+        "models": [_row_dict(e, r, latencies.get(e.id)) | ({"answers": answers[e.id]} if answers and e.id in answers
+                                                           else {}) for e, r in rows],
     }
     print(json.dumps(out, indent=1))
 

@@ -187,6 +187,7 @@ def load_catalog(
             catalog.entries[entry.id] = entry
         catalog.stale = any(catalog.versions.get(k) != installed.get(k) for k in TRACKED_PACKAGES)
     _attach_packaged_minilm(catalog)
+    _add_decoders(catalog)
     if include_local and _local_list_exists():
         from selector.core.catalog.local import load_local_entries
 
@@ -203,6 +204,17 @@ def _local_list_exists() -> bool:
     from selector.core.paths import config_dir
 
     return (config_dir() / "local_models.json").is_file()
+
+
+def _add_decoders(catalog: Catalog) -> None:
+    """The shipped decoders (configs and meta-device counts in resources/), unless the snapshot has them."""
+    from selector.core.catalog.decoders import decoder_entries
+
+    try:
+        for entry in decoder_entries():
+            catalog.entries.setdefault(entry.id, entry)
+    except (OSError, ValueError) as err:
+        catalog.problems.append(f"cannot read the shipped decoder configs: {err}")
 
 
 def _attach_packaged_minilm(catalog: Catalog) -> None:

@@ -96,7 +96,7 @@ def param_breakdown(model: Any, config: dict[str, Any]) -> dict[str, Any]:
     lora: dict[str, int] = {}
     for name, module in model.named_modules():
         leaf = name.rsplit(".", 1)[-1]
-        weight = getattr(module, "weight", None)
+        weight: Any = getattr(module, "weight", None)
         if isinstance(module, torch.nn.Embedding):
             if id(weight) not in seen:
                 seen.add(id(weight))

@@ -24,7 +24,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 SORT_KEYS = ("top1", "params", "macs", "latency", "memory", "name")
 """``top1`` sorts best first; the others smallest (fastest, leanest) first."""
-ACCURACY_METRICS = {"image-classification": "imagenet_top1", "text-classification": "glue"}
+ACCURACY_METRICS = {"image-classification": "imagenet_top1", "text-classification": "glue",
+                    "text-generation": "mmlu"}
 
 
 @dataclass

@@ -36,6 +36,8 @@ def needs_retrace(entry: CatalogEntry) -> bool:
     or whose measurement failed; local models were measured when added."""
     if entry.source not in ("timm", "transformers") or (entry.is_text and not entry.config):
         return False
+    if entry.is_decoder:
+        return False  # counted on meta when shipped (catalog.decoders); nothing to trace
     profile = entry.activation
     if not profile or entry.params is None or _FAILED_NOTE in entry.notes:
         return True

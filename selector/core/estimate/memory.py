@@ -83,8 +83,17 @@ class Workload:
     optimizer: str = "adamw"
     """``adamw`` or ``sgd`` (with momentum)."""
     grad_checkpointing: bool = False
+    quant: str | None = None
+    """Decoders: weights packed as ``int8`` (LLM.int8) or ``nf4`` (bitsandbytes 4-bit), computing
+    in ``dtype``; None: weights in ``dtype``. ``seq_len`` is then the context in tokens."""
+    lora_rank: int = 0
+    """Decoders, training: rank of LoRA adapters (0: full fine-tuning; with ``nf4``: QLoRA)."""
 
     def __post_init__(self) -> None:
+        if self.quant not in (None, "int8", "nf4"):
+            raise ValueError(f"quantisation must be int8 or nf4, not {self.quant!r}")
+        if self.lora_rank < 0:
+            raise ValueError(f"LoRA rank must be at least 1 (or 0 for none), not {self.lora_rank}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
         if self.dtype not in DTYPES:
@@ -138,6 +147,8 @@ class MemoryEstimate:
     allocator_mib: float = 0.0
     """What the allocator holds beyond live tensors at the peak: glibc malloc's cached and
     fragmented heap on CPU, cuBLAS/cuDNN workspaces on CUDA. Part of ``total_mib``."""
+    kv_cache_mib: float = 0.0
+    """Decoders: the key/value cache at the workload's batch and context. Part of ``total_mib``."""
 
     @property
     def dynamic_mib(self) -> float:
@@ -192,6 +203,10 @@ def estimate_memory(
     device_kind = device_kind if device_kind in GPU_KINDS else device_kind_of(device_kind)
     if overhead_mib is None:
         overhead_mib = default_overhead_mib(device_kind)
+    if entry.is_decoder:
+        from selector.core.estimate.llm_memory import estimate_decoder_memory
+
+        return estimate_decoder_memory(entry, workload, device_kind, overhead_mib)
     model_kind = "cpu" if device_kind == "cpu" else "cuda"  # GPU allocators behave like CUDA's
     profile = entry.activation
     usable = profile and profile.get("version") in (1, 2) and profile.get("inference")
