@@ -53,6 +53,9 @@ class Figure:
     """Related numbers: ``p90``/``p99`` (ms), ``samples_per_s``, memory components (MiB)."""
     noisy: list[str] = field(default_factory=list)
     """Measured on a busy machine: why, one line each (the probe row's contention reasons)."""
+    runtime: str | None = None
+    """Latency: the runtime it ran under (``onnxruntime``, ``openvino``, ``compile``); None or
+    ``eager``: eager PyTorch. Its speed-up over eager and top-1 agreement are in ``extra``."""
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -68,6 +71,10 @@ class Figure:
         parts = []
         if self.batch is not None:
             parts.append(f"batch {self.batch}")
+        if self.runtime and self.runtime != "eager":
+            from selector.core.runtimes import LABELS
+
+            parts.append(LABELS.get(self.runtime, self.runtime))
         if self.dtype:
             parts.append(self.dtype)
         if self.threads:

@@ -140,9 +140,21 @@ def floor_accuracy(c: Candidate, metric: str | None) -> Accuracy:
 
 
 def latency_text(fig: Figure) -> str:
-    """``p50 31 ms at batch 1 (measured)``; the dtype is named when it is not fp32."""
+    """``p50 31 ms at batch 1 (measured)``; the dtype is named when it is not fp32, the runtime
+    when it is not eager PyTorch, with its speed-up over eager and its top-1 agreement:
+    ``(measured, OpenVINO int8-static: 3.1x eager, top-1 agreement 99.2 %)``."""
     how = fig.source
-    if fig.dtype and fig.dtype not in ("float32", "fp32"):
+    if fig.runtime and fig.runtime != "eager":
+        from selector.core.runtimes import LABELS
+
+        how += f", {LABELS.get(fig.runtime, fig.runtime)}"
+        how += f" {fig.dtype}" if fig.dtype and fig.dtype not in ("float32", "fp32") else ""
+        speedup, agree = fig.extra.get("speedup_vs_eager"), fig.extra.get("top1_agreement")
+        if speedup:
+            how += f": {speedup:.1f}x eager"
+        if agree is not None:
+            how += f"{',' if speedup else ':'} top-1 agreement {100 * agree:.1f} %"
+    elif fig.dtype and fig.dtype not in ("float32", "fp32"):
         how += f", {fig.dtype}"
     batch = f" at batch {fig.batch}" if fig.batch is not None else ""
     return f"p50 {fmt_ms(fig.value)}{batch} ({how})"

@@ -170,14 +170,33 @@ def _add_results(cand: Candidate, results: list[Any], out: SessionInput) -> None
         if r.kind == "latency":
             for row in r.latency_rows():
                 _add_latency_row(cand, row)
+            _runtime_speedups(cand)
         elif r.kind == "finetune":
             report = r.finetune_report()
             if report is not None:
                 _add_finetune(cand, r, report, out)
 
 
+def _runtime_speedups(cand: Candidate) -> None:
+    """Each runtime figure's speed-up over eager fp32 at the same batch (``extra``)."""
+    eager = {f.batch: f.value for f in cand.latency
+             if f.source == MEASURED and f.runtime in (None, "eager") and f.dtype == "fp32"}
+    for fig in cand.latency:
+        if fig.runtime not in (None, "eager") and eager.get(fig.batch) and fig.value:
+            fig.extra["speedup_vs_eager"] = round(eager[fig.batch] / fig.value, 3)
+
+
 def _add_latency_row(cand: Candidate, row: Any) -> None:
     if row.p50_ms is None:
+        return
+    if not row.parity_ok:  # a runtime that changes the answers is never recommended
+        from selector.core.runtimes import LABELS
+
+        left_out = (f"{LABELS.get(row.runtime, row.runtime)} {row.dtype} left out: "
+                    f"{(row.parity or {}).get('reason') or 'answers differ from eager'}")
+        known = cand.probe_messages.get("latency", "")
+        if left_out not in known:
+            cand.probe_messages["latency"] = f"{known}; {left_out}" if known else left_out
         return
     dtype = _DTYPE_WORDS.get(row.dtype, row.dtype)
     method = (f"p50 of {row.iters} timed forward passes after {row.warmup_iters} warm-up "
@@ -190,12 +209,16 @@ def _add_latency_row(cand: Candidate, row: Any) -> None:
                                ("samples_per_s", row.samples_per_s), ("cv", row.cv),
                                ("first_call_ms", row.first_call_ms),
                                ("energy_per_sample_j", row.energy_per_sample_j),
-                               ("avg_power_w", row.avg_power_w)) if v is not None}
+                               ("avg_power_w", row.avg_power_w),
+                               ("top1_agreement", (row.parity or {}).get("top1_agreement")
+                                if row.runtime != "eager" else None),
+                               ("export_s", row.export_s)) if v is not None}
     from selector.core.probes.contention import reasons_of
 
     cand.latency.append(Figure(row.p50_ms, MEASURED, "ms", batch=row.batch_size, dtype=dtype,
                                threads=row.threads, device=row.device, method=method, extra=extra,
-                               noisy=reasons_of(row.contention)))
+                               noisy=reasons_of(row.contention),
+                               runtime=None if row.runtime == "eager" else row.runtime))
     peak = _measured_peak(row.device, row.peak_rss_mib, row.nvml_process_mib,
                           row.cuda_max_reserved_mib)
     if peak is not None:
