@@ -37,6 +37,7 @@ CSV_COLUMNS: list[tuple[str, type]] = [
     ("balanced_score", float),
     ("latency_noisy_reasons", str),
     ("energy_per_sample_j", float), ("samples_per_joule", float), ("avg_power_w", float),
+    ("latency_runtime", str), ("latency_speedup_vs_eager", float), ("latency_top1_agreement", float),
 ]
 CSV_FIELDS = [name for name, _ in CSV_COLUMNS]
 
@@ -72,6 +73,9 @@ def csv_rows(sheet) -> list[dict[str, Any]]:  # noqa: ANN001 - Sheet (import cyc
             "latency_dtype": lat.dtype if lat else None,
             "latency_threads": lat.threads if lat else None,
             "latency_device": lat.device if lat else None,
+            "latency_runtime": (lat.runtime or "eager") if lat else None,
+            "latency_speedup_vs_eager": lat.extra.get("speedup_vs_eager") if lat else None,
+            "latency_top1_agreement": lat.extra.get("top1_agreement") if lat else None,
             "throughput_samples_per_s": _throughput(lat),
             "memory_mode": con.memory_mode,
             "peak_memory_mib": v.memory.value if v.memory else None,
