@@ -39,3 +39,26 @@ def test_the_recommendation_names_the_runtime_and_skips_one_that_changed_the_ans
     assert verdict.latency.runtime == "openvino" and verdict.latency.dtype == "int8-static"
     pair = "p50 10 ms at batch 1 (measured, OpenVINO int8-static: 3.1x eager, top-1 agreement 99.2 %)"
     assert pair in verdict.reason and any(c.startswith(pair) for c in verdict.checks), verdict
+
+
+def test_a_runtime_estimate_needs_two_measured_models_and_says_how():
+    from selector.core.estimate.latency import LatencyEstimate
+    from selector.core.runtimes.ratios import measured_ratios, runtime_estimate
+
+    def result(model_id: str, eager_ms: float, ov_ms: float, noisy: bool = False) -> ProbeResult:
+        rows = [_row("eager", "fp32", eager_ms, None), _row("openvino", "fp32", ov_ms, {"ok": True})]
+        rows[1]["model_id"] = rows[0]["model_id"] = model_id
+        rows[1]["contention"] = {"noisy": noisy}
+        return ProbeResult(f"lat-{model_id}", "latency", model_id, "cpu", "finished",
+                           task="image-classification", rows=rows)
+
+    eager = LatencyEstimate(40.0, 25.0, "traced work over this CPU's rates", "cpu")
+    one = measured_ratios([result("a", 30.0, 10.0), result("b", 20.0, 2.0, noisy=True)])
+    [ratio] = one.values()
+    assert ratio.ratios == {"a": 3.0} and runtime_estimate(eager, ratio) is None
+    assert "measured on 1 image model(s) here (a 3x); probe 1 more" in ratio.describe()
+    two = measured_ratios([result("a", 30.0, 10.0), result("b", 20.0, 10.0)])
+    scaled = runtime_estimate(eager, two["openvino", "fp32", "image"])
+    assert scaled.ms_per_batch == 16.0 and scaled.samples_per_s == 62.5  # median speed-up 2.5x
+    assert scaled.method.startswith("eager estimate / 2.5 (median speed-up of OpenVINO fp32 over eager on "
+                                    "2 image models measured on this machine: a 3x, b 2x; range 2-3x)")

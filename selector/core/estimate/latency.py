@@ -13,6 +13,11 @@ Two methods, each named in ``LatencyEstimate.method``:
   per op that dominates at small batches. Without a published figure (text models, local
   models): MACs over 35 % of the device's peak tensor throughput.
 
+These predict eager PyTorch. Another runtime (ONNX Runtime, OpenVINO, torch.compile, int8)
+is estimated only from speed-ups measured on this machine, by
+:func:`selector.core.runtimes.ratios.runtime_estimate` (the eager estimate over the median
+ratio of at least two models of the same modality; its method names them).
+
 Everything is in milliseconds per batch and samples per second. ``prediction_record`` is the
 JSON the results store keeps so a probe's measurement can be compared with it later.
 """

@@ -6,8 +6,9 @@ it. Reported: the largest absolute difference of the outputs, the same relative 
 largest eager output (``max_rel_diff``, so a scale-free figure), and the share of samples
 whose top-1 class is the same (the outputs' last axis). With data, the rule reads the
 figures on the data (random noise lies far outside the ranges int8 was calibrated on, and
-near class boundaries); the random-input figures are kept beside them (``*_random``). A runtime beyond its :class:`Tolerance` is
-marked (``ok`` false, ``reason``) and never recommended.
+near class boundaries); the random-input figures are kept beside them (``*_random``). A
+runtime beyond its :class:`Tolerance` is marked (``ok`` false, ``reason``) and never
+recommended.
 
 With labels, each runtime's held-out accuracy is measured beside eager fp32's with one
 classifier fitted on eager's outputs: nearest class centroid (cosine) of the outputs of the
