@@ -129,6 +129,8 @@ def pick_files(entry: CatalogEntry, sizes: dict[str, int]) -> list[str]:
             if weights:
                 break
         extra = [n for n in _TOKENIZER_FILES if n in sizes]
+        if entry.is_decoder and "generation_config.json" in sizes:
+            extra.append("generation_config.json")  # eos / pad ids and sampling defaults
     if not weights:
         shown = ", ".join(sorted(top)[:12]) or "no files"
         raise SelectorError(f"{entry.id}: the Hub repo has no weights selector can load ({shown})")

@@ -179,6 +179,45 @@ def decoder_entries() -> list[CatalogEntry]:
     return [decoder_entry(row, shipped.get(row["hf_id"])) for row in rows()]
 
 
+def is_decoder_config(config: dict[str, Any]) -> bool:
+    """A causal LM's config.json (``architectures`` names ``...ForCausalLM`` or ``...LMHeadModel``)."""
+    return any(str(a).endswith(("ForCausalLM", "LMHeadModel")) for a in config.get("architectures") or [])
+
+
+def inspect_decoder_folder(folder: Path, config: dict[str, Any], entry_id: str) -> CatalogEntry:
+    """The entry of a local decoder folder: its checkpoint (one file or shards with their index)
+    checked against a meta-device build of its config.json, and counted as the shipped ones are."""
+    from selector.core.catalog.checkpoints import compare_shapes, find_weights, read_shapes
+
+    weights = find_weights(folder)
+    if weights is None or not weights.name.endswith((".safetensors", ".bin", ".index.json")):
+        raise SelectorError(f"no weights in {folder}: expected model.safetensors (or its shards with "
+                            "model.safetensors.index.json) beside config.json")
+    shapes = read_shapes(weights)
+    try:
+        model = build_meta(config)
+    except (ValueError, KeyError, TypeError) as err:
+        raise SelectorError(f"{folder}: transformers cannot build its config.json: {err}") from err
+    body = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    mismatched, missing, _ = compare_shapes(body, shapes)
+    missing = [k for k in missing if not k.startswith("lm_head.")]  # tied to the embeddings
+    if mismatched or len(missing) > len(body) // 2:
+        shown = (mismatched or missing)[:3]
+        raise SelectorError(f"checkpoint {weights} does not match its config.json ({config.get('model_type')}): "
+                            + "; ".join(shown))
+    params = param_breakdown(model, config)
+    tokenizer = any((folder / n).is_file() for n in ("tokenizer.json", "tokenizer.model", "vocab.json"))
+    return CatalogEntry(
+        id=entry_id, source="local", task=GENERATION, family=family_of(config, folder.name),
+        architecture=str(config.get("model_type")), params=params["total"],
+        input_size=(int(config.get("max_position_embeddings") or config.get("n_positions") or 2048),),
+        activation=params, local_path=str(folder), config=config,
+        notes=f"Hugging Face decoder folder, weights {weights.name}"
+        + ("" if tokenizer else f"; no tokenizer files in the folder (token counts: ~{CHARS_PER_TOKEN:g} "
+                                "characters per token)"),
+    )
+
+
 def write_params(path: Path | None = None) -> dict[str, Any]:
     """Count every shipped decoder on the meta device and write ``params.json``."""
     out = {row["hf_id"]: count_params(load_config_dict(row["hf_id"])) for row in rows()}

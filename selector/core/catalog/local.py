@@ -125,6 +125,10 @@ def _inspect_hf(folder: Path, config_dict: dict[str, Any]) -> CatalogEntry:
     from selector.core.catalog.measure import measure_text
     from selector.core.catalog.text import SEQ_LEN, config_from_dict, family_of
 
+    from selector.core.catalog.decoders import inspect_decoder_folder, is_decoder_config
+
+    if is_decoder_config(config_dict):
+        return inspect_decoder_folder(folder, config_dict, ID_PREFIX + folder.name)
     model_type = str(config_dict.get("model_type"))
     config = config_from_dict(config_dict)
     if model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
