@@ -158,8 +158,11 @@ class Funnel:
         common: dict[str, Any] = dict(model=entry.id, entry=entry.to_dict(), device=req.device, weights=self.weights,
                       threads=req.threads, params=dict(self.params.get(kind, {})))
         if kind == "latency":
+            if req.runtimes and req.runtimes != ["eager"] or req.quantize:
+                common["params"].update(runtime=list(req.runtimes or ["eager"]), quantize=req.quantize)
             return ProbeSpec(kind, batch_sizes=[req.batch_size], dtypes=[req.dtype],
-                             budget_s=self.budgets.latency_s, **common)
+                             budget_s=self.budgets.latency_s,
+                             data=self._data() if req.quantize else None, **common)
         if kind == "transfer":
             return ProbeSpec(kind, batch_sizes=[min(32, max(8, req.train_batch_size))],
                              budget_s=self.budgets.transfer_s, data=self._data(), **common)

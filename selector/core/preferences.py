@@ -15,6 +15,7 @@ from pathlib import Path
 
 from selector.core.fileio import atomic_write_text
 from selector.core.paths import config_dir
+from selector.core.runtimes import QUANTIZE, RUNTIMES
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,10 @@ class Preferences:
     recent_data: list[str] = field(default_factory=list)
     """Data folders and files used lately, most recent first."""
     last_session: str | None = None
+    runtimes: list[str] = field(default_factory=lambda: ["eager"])
+    """Runtimes the latency probe measures (eager always; see ``selector.core.runtimes``)."""
+    quantize: str | None = None
+    """``int8``: int8 static rows too."""
 
     def remember_data(self, path: str) -> None:
         self.recent_data = [path] + [p for p in self.recent_data if p != path]
@@ -84,6 +89,8 @@ def _validated(prefs: Preferences) -> Preferences:
     checks = {
         "device": lambda v: isinstance(v, str) and (v in ("auto", "cpu") or v.startswith("cuda")),
         "threads": lambda v: isinstance(v, int) and 0 <= v <= 1024,
+        "runtimes": lambda v: isinstance(v, list) and "eager" in v and all(r in RUNTIMES for r in v),
+        "quantize": lambda v: v is None or v in QUANTIZE,
         "dtype": lambda v: v in DTYPES,
         "batch_size": lambda v: isinstance(v, int) and v >= 1,
         "latency_budget_ms": lambda v: v is None or (isinstance(v, (int, float)) and v > 0),

@@ -8,7 +8,7 @@ never disagree about the batch size or the device.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from selector.core.catalog.entry import TEXT, VISION
@@ -43,6 +43,10 @@ class Request:
     min_accuracy: float | None = None
     """Percent."""
     threads: int | None = None
+    runtimes: list[str] = field(default_factory=lambda: ["eager"])
+    """Runtimes the latency probe measures (``selector.core.runtimes.RUNTIMES``); eager first."""
+    quantize: str | None = None
+    """``int8``: also int8 static rows (ONNX Runtime / OpenVINO), calibrated on ``data``."""
 
     def inference_workload(self) -> Workload:
         return Workload(mode="inference", batch_size=self.batch_size, image_size=self.image_size,

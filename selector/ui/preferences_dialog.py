@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from selector.core.preferences import DTYPES, Preferences
 from selector.ui.request_panel import SUGGESTED_LATENCY_MS, SUGGESTED_MEMORY_GIB, SUGGESTED_MIN_ACCURACY
+from selector.ui.runtime_picker import RuntimePicker
 
 
 class _OptionalSpin(QWidget):
@@ -69,6 +70,7 @@ class PreferencesDialog(QDialog):
         self.threads.setToolTip("CPU threads for probes (recorded with every result)")
         self.dtype = QComboBox()
         self.dtype.addItems(DTYPES)
+        self.runtimes = RuntimePicker()
         self.batch = QSpinBox()
         self.batch.setRange(1, 4096)
         self.batch.setToolTip("Batch size the latency budget is stated at")
@@ -88,7 +90,7 @@ class PreferencesDialog(QDialog):
 
         for label, widget in [
             ("Device", self.device), ("CPU threads", self.threads), ("Precision", self.dtype),
-            ("Batch", self.batch), ("Latency budget", self.latency_budget),
+            ("Runtimes", self.runtimes), ("Batch", self.batch), ("Latency budget", self.latency_budget),
             ("Memory budget", self.memory_budget), ("Min. accuracy", self.min_accuracy),
             ("Latency probe time", self.latency_s), ("Fine-tune probe time", self.finetune_s),
             ("Transferability probe time", self.transfer_s), ("Shortlist size", self.shortlist),
@@ -115,6 +117,7 @@ class PreferencesDialog(QDialog):
         self.device.setCurrentIndex(max(self.device.findData(p.device), 0))
         self.threads.setValue(p.threads)
         self.dtype.setCurrentText(p.dtype)
+        self.runtimes.set_value(p.runtimes, p.quantize)
         self.batch.setValue(p.batch_size)
         self.latency_budget.set_value(p.latency_budget_ms)
         self.memory_budget.set_value(p.memory_budget_gib)
@@ -132,6 +135,7 @@ class PreferencesDialog(QDialog):
             device=self.device.currentData(),
             threads=self.threads.value(),
             dtype=self.dtype.currentText(),
+            runtimes=self.runtimes.runtimes(), quantize=self.runtimes.quantize(),
             batch_size=self.batch.value(),
             latency_budget_ms=self.latency_budget.value(),
             memory_budget_gib=self.memory_budget.value(),

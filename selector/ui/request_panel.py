@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from selector.core.catalog.entry import TEXT, VISION
 from selector.core.request import SAMPLE, Request
+from selector.ui.runtime_picker import RuntimePicker
 from selector.ui.settings import last_folder, remember_folder
 
 _TASKS = [(VISION, "Image classification"), (TEXT, "Text classification")]
@@ -109,6 +110,7 @@ class RequestPanel(QGroupBox):
         self.memory_mode.addItem("for inference", "inference")
         self.memory_mode.addItem("for fine-tuning", "finetune")
         self.memory_mode.setToolTip("Which memory must fit: running the model, or fine-tuning it")
+        self.runtimes = RuntimePicker()
         self.min_accuracy = _Limit(100, " %", SUGGESTED_MIN_ACCURACY, "Minimum accuracy (fine-tuned on "
                                    "your data when measured, else published)")
 
@@ -119,6 +121,7 @@ class RequestPanel(QGroupBox):
         form.addRow("Batch", self.batch)
         form.addRow("Fine-tune batch", self.train_batch)
         form.addRow("Precision", self.dtype)
+        form.addRow("Runtimes", self.runtimes)
         form.addRow("Latency budget", self.latency)
         form.addRow("Memory budget", self.memory)
         form.addRow("Memory must fit", self.memory_mode)
@@ -141,6 +144,7 @@ class RequestPanel(QGroupBox):
                        self.memory_mode.currentIndexChanged, self.min_accuracy.check.toggled,
                        self.min_accuracy.spin.valueChanged):
             signal.connect(self._emit)
+        self.runtimes.sig_changed.connect(self._emit)
 
     # ------------------------------------------------------------------ data
     def set_devices(self, devices: list[tuple[str, str]], *, prefer_gpu: bool = False) -> None:
@@ -210,6 +214,7 @@ class RequestPanel(QGroupBox):
             train_batch_size=self.train_batch.value(), dtype=self.dtype.currentText(),
             latency_budget_ms=self.latency.value(), memory_budget_gib=self.memory.value(),
             memory_mode=self.memory_mode.currentData(), min_accuracy=self.min_accuracy.value(),
+            runtimes=self.runtimes.runtimes(), quantize=self.runtimes.quantize(),
         )
 
     def set_request(self, request: Request) -> None:
@@ -232,6 +237,7 @@ class RequestPanel(QGroupBox):
             self.memory.set_value(request.memory_budget_gib)
             self.memory_mode.setCurrentIndex(max(0, self.memory_mode.findData(request.memory_mode)))
             self.min_accuracy.set_value(request.min_accuracy)
+            self.runtimes.set_value(request.runtimes, request.quantize)
         finally:
             for w in widgets:
                 w.blockSignals(False)

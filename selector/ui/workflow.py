@@ -93,7 +93,7 @@ def request_from_preferences(request: Request, prefs: Preferences) -> Request:
     values.update(batch_size=prefs.batch_size, dtype=prefs.dtype,
                   latency_budget_ms=prefs.latency_budget_ms,
                   memory_budget_gib=prefs.memory_budget_gib, min_accuracy=prefs.min_accuracy,
-                  threads=prefs.threads or None)
+                  threads=prefs.threads or None, runtimes=list(prefs.runtimes), quantize=prefs.quantize)
     if prefs.device != "auto":
         values["device"] = prefs.device
     return Request.from_dict(values)
