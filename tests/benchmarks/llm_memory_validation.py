@@ -127,7 +127,11 @@ def child(request: dict) -> dict:
         if wl.lora_rank:
             from peft import LoraConfig, get_peft_model
 
-            model = get_peft_model(model, LoraConfig(r=wl.lora_rank, lora_alpha=2 * wl.lora_rank, lora_dropout=0.0))
+            from selector.core.estimate.llm_memory import lora_targets
+
+            lora = LoraConfig(r=wl.lora_rank, lora_alpha=2 * wl.lora_rank, lora_dropout=0.0,
+                              target_modules=list(lora_targets(request["config"])))
+            model = get_peft_model(model, lora)
         if wl.grad_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.train()
@@ -263,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
         out.append({"model": name, "row": row, "tokens": tokens, "measured_mib": meas, "ours_mib": est.dynamic_mib,
                     "accelerate_mib": acc, "llmfit_mib": fit, "errors_pct": errs, "measurement": got,
                     "estimate": est.to_dict()})
+        if args.json:  # after every row: a long run stopped early keeps what it measured
+            Path(args.json).write_text(json.dumps(out, indent=1))
     if out:
         worst = max(out, key=lambda r: abs(r["errors_pct"][0]))
         for i, who in enumerate(("ours", "accelerate", "llmfit")):

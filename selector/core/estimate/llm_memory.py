@@ -45,6 +45,11 @@ for the others), and Phi-3's fused ``qkv_proj`` where peft has none."""
 LORA_TARGETS = ("q_proj", "v_proj")
 CPU_ALLOCATOR = {"inference": (16.0, 0.15), "train": (16.0, 0.02)}
 """glibc malloc beyond the live tensors on CPU: fixed MiB + share of the activations."""
+CPU_CACHE_RETAINED = 2.0
+"""On CPU, malloc also keeps about two freed copies of the KV cache (each layer's keys and values
+are written, copied into the cache and freed in heap-sized pieces): measured on tiny Llama and
+Qwen configs at 1,024-4,096 tokens (raising the KV heads from 2 to 4 grew the peak by about
+three times the cache's own growth)."""
 CUDA_WORKSPACE_MIB = 40.0
 QUANTS = ("fp32", "bf16", "fp16", "int8", "nf4")
 """What ``selector list --quant`` offers, cheapest last."""
@@ -176,6 +181,11 @@ def estimate_decoder_memory(entry: CatalogEntry, workload: Workload, device_kind
     if not workload.training:
         cache = kv_cache_bytes(d, b, s, a)
         prefill = b * s * _layer_tokens(d) * a + b * logits_row + _mask_bytes(d, b, s)
+        if device_kind == "cpu" and any(w is not None and w < s for w in d.windows):
+            # a sliding-window mask sends torch's CPU attention down the math path: one
+            # layer's (tokens x tokens) scores per head
+            prefill += b * d.heads * s * s * a
+            notes.append("sliding-window mask: math attention on CPU")
         decode = 2 * d.kv_heads * d.head_dim * a * b * s + b * logits_row
         acts = max(prefill, decode)
         notes.append(f"KV cache {b} x {s} tokens; prefill of the whole context")
@@ -204,12 +214,20 @@ def estimate_decoder_memory(entry: CatalogEntry, workload: Workload, device_kind
             notes.append("attention dropout: math attention on CPU")
         # the peak: the loss's tensors and saved activations at the start of the backward, or
         # the gradients once those are freed (``set_to_none``: no gradient before the backward)
-        acts = max(saved + loss + _mask_bytes(d, b, s) - grads, 0.0)
+        backward = saved + loss + _mask_bytes(d, b, s) - grads
+        # AdamW's step: sqrt(v) temporaries, per tensor on CPU (the largest twice), all at once
+        # with CUDA's multi-tensor kernels
+        largest = 0.0 if lora else float(params["largest"]) * (a if workload.dtype != "amp" else 4)
+        step = grads if device_kind != "cpu" else 2.0 * largest
+        acts = max(backward, step, 0.0)
+        if step > backward:
+            notes.append("peak in optimizer.step()")
     limit = int(config.get("max_position_embeddings") or config.get("n_positions") or 0)
     if limit and s > limit:
         notes.append(f"{s} tokens is beyond the model's {limit} positions")
     fixed, share = CPU_ALLOCATOR["train" if workload.training else "inference"]
-    allocator = CUDA_WORKSPACE_MIB * MIB if device_kind != "cpu" else fixed * MIB + share * acts
+    allocator = CUDA_WORKSPACE_MIB * MIB if device_kind != "cpu" else (
+        fixed * MIB + share * acts + CPU_CACHE_RETAINED * cache)
     parts = [x / MIB for x in (weights, grads, optim, acts, cache, allocator)]
     total = sum(parts) + overhead_mib
     method = "derived from the config and meta-device parameter counts; " + "; ".join(notes)
