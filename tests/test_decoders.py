@@ -97,6 +97,7 @@ def test_list_fits_at_a_context_shows_the_kv_cache_and_answers(decoders, capsys)
     out = run_json(capsys, "--fits", "cpu", "--context", "4096", "--limit", "0", "--sort", "params")
     ids = [m["id"] for m in out["models"]]
     assert "HuggingFaceTB/SmolLM2-135M" in ids and "Qwen/Qwen2.5-72B" not in ids
+    assert "openai-community/gpt2" not in ids  # 1,024 positions: 4,096 tokens do not run at all
     for model in out["models"]:
         parts = model["fit"]["breakdown_mib"]
         assert parts["kv_cache"] > 0
@@ -132,3 +133,10 @@ def test_list_lora_rank_is_a_fine_tune(decoders, capsys):
 def test_list_bad_decoder_options(decoders, capsys, args, needle):
     assert cli.main(["list", "--task", "text-generation", *args]) == 2
     assert needle in capsys.readouterr().err
+
+
+def test_a_context_beyond_the_positions_is_no_fit_with_the_reason(decoders, capsys):
+    out = run_json(capsys, "--fits", "cpu", "--context", "2048", "--search", "distilgpt2")
+    assert out["count"] == 0
+    out = run_json(capsys, "--fits", "cpu", "--search", "distilgpt2", "--context", "512")
+    assert out["models"][0]["answers"]["longest_context"] == 1024

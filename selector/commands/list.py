@@ -206,6 +206,11 @@ def _print_table(rows, flt, profile, total: int, latencies: dict) -> None:  # no
     title = f"{len(rows)} model{'' if len(rows) == 1 else 's'} (of {total})"
     if flt.fits_on:
         title += f" that fit on {flt.fits_on} of {profile.name}: {flt.workload.describe()}"
+        if flt.task == "text-generation":
+            wl = flt.workload
+            title += f", {wl.seq_len} tokens" + (f", weights {wl.quant}" if wl.quant else "") + (
+                f", LoRA r={wl.lora_rank}" if wl.lora_rank else "")
+    has_kv = has_fit and any(e.is_decoder for e, _r in rows)
     table = Table(title=title, title_justify="left")
     table.add_column("model", overflow="fold")  # ids are copied into other commands: never cut
     for col in ("family", "params", "MACs", "acc %"):
@@ -213,6 +218,8 @@ def _print_table(rows, flt, profile, total: int, latencies: dict) -> None:  # no
     if has_fit:
         table.add_column("fit", no_wrap=True)
         table.add_column("needs", justify="right", no_wrap=True)
+    if has_kv:
+        table.add_column("KV cache", justify="right", no_wrap=True)
     if latencies:
         table.add_column("ms/batch", justify="right", no_wrap=True)
     colors = {FITS: "green", TIGHT: "yellow", NO: "red"}
@@ -223,6 +230,8 @@ def _print_table(rows, flt, profile, total: int, latencies: dict) -> None:  # no
                  "—" if acc is None else f"{acc:.1f}"]
         if has_fit:
             cells += [f"[{colors[result.status]}]{result.status}[/]", fmt_mib(result.needed_mib)]
+        if has_kv:
+            cells.append(fmt_mib(result.estimate.kv_cache_mib) if entry.is_decoder else "—")
         if latencies:
             est = latencies.get(entry.id)
             cells.append(fmt_ms(est.ms_per_batch) if est else "—")
@@ -231,7 +240,8 @@ def _print_table(rows, flt, profile, total: int, latencies: dict) -> None:  # no
     if has_fit and rows:
         free = rows[0][1].free_mib
         console.print(f"free on {rows[0][1].device_id}: {fmt_mib(free)}; needs = weights + grads + "
-                      f"optimizer + activations + allocator + framework overhead; * weights cached")
+                      f"optimizer + activations + allocator + framework overhead"
+                      f"{' + KV cache' if has_kv else ''}; * weights cached")
     if latencies:
         method = next(iter(latencies.values())).method
         console.print(f"latency: {method}")

@@ -77,7 +77,12 @@ def fit(
     if overhead_mib is None:
         overhead_mib = device_overhead_mib(device)
     estimate = estimate_memory(entry, workload, device.kind or device_kind_of(device.id), overhead_mib)
-    return fit_estimate(estimate, device, margin)
+    result = fit_estimate(estimate, device, margin)
+    positions = entry.input_size[0] if entry.is_decoder and entry.input_size else None
+    if positions and workload.seq_len > positions and result.status != NO:
+        reason = f"{workload.seq_len} tokens is beyond the {positions} positions {entry.id} was built for"
+        return dataclasses.replace(result, status=NO, reason=reason)
+    return result
 
 
 def fit_status(needed_mib: float, free_mib: float, margin: float = MARGIN) -> str:
