@@ -30,6 +30,8 @@ def check_bench_args(args: argparse.Namespace) -> None:
                             f"({MAX_THREADS_PER_CORE} per logical core, {cores} here), not {args.threads}")
     _whole(args.train_batch, "--train-batch", "samples per fine-tune step")
     _whole(args.iters, "--iters", "timed iterations per latency row")
+    for flag in ("prompt_len", "gen_len", "lora_rank"):
+        _whole(getattr(args, flag, None), "--" + flag.replace("_", "-"), "decoder tokens or LoRA rank")
     _seconds(args.budget, "--budget", "time budget per probe", zero=False)
     _seconds(args.timeout, "--timeout", "hard timeout per probe", zero=False)
     _seconds(args.min_time, "--min-time", "time per latency row", zero=True)

@@ -120,7 +120,11 @@ def build_model(
     from selector.core.hub import ensure_offline_unless_reachable
 
     ensure_offline_unless_reachable()
-    if entry.source == "local":
+    if entry.is_decoder:
+        from selector.core.catalog.loading import build_decoder
+
+        built = build_decoder(entry, weights=weights)
+    elif entry.source == "local":
         from selector.core.catalog.loading import build_local
 
         built = build_local(entry, weights=weights, num_classes=num_classes)

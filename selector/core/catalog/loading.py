@@ -242,3 +242,47 @@ def build_local(entry: CatalogEntry, *, weights: str, num_classes: int | None) -
         note += f"; new {num_classes}-class head, randomly initialised"
     return BuiltModel(model=model, entry=entry, weights=kind, weights_note=note,
                       preprocess=timm_preprocess(model), tokenizer=None)
+
+
+# ----------------------------------------------------------------- decoders (text generation)
+def build_decoder(entry: CatalogEntry, *, weights: str) -> "BuiltModel":
+    """A causal LM (``AutoModelForCausalLM``): the cached or local checkpoint, else the
+    config with random weights ("architecture only"); the tokenizer from the same places,
+    else None (the probes then use :class:`selector.core.data.lm_text.ByteTokenizer`)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from selector.core.catalog.text import config_from_dict
+    from selector.core.models import BuiltModel
+
+    local = entry.source == "local"
+    folder, where = _weights_folder(entry) if weights != "random" else (None, "")
+    if weights == "pretrained" and folder is None:
+        raise SelectorError(
+            f"{entry.id}: pretrained weights are not on this machine (Hugging Face repo "
+            f"{entry.hf_hub_id}); download them first (selector download), or use weights='random'")
+    if folder is not None and find_weights(folder) is not None:
+        try:
+            with _quiet_transformers():
+                model = AutoModelForCausalLM.from_pretrained(
+                    str(folder), local_files_only=True, trust_remote_code=False, dtype=torch.float32)
+        except (OSError, ValueError, RuntimeError, KeyError) as err:
+            raise SelectorError(f"cannot load the model in {folder}: {' '.join(str(err).split())[:300]}") from err
+        kind = "checkpoint" if local else "pretrained"
+        note = f"{'weights' if local else 'pretrained weights'} from {where}"
+    else:
+        with _quiet_transformers():
+            model = AutoModelForCausalLM.from_config(config_from_dict(_config_dict(entry)))
+        kind = "random"
+        note = ("random initialisation, as asked" if weights == "random"
+                else "architecture only: weights are not on this machine; random initialisation")
+    tokenizer, preprocess = find_tokenizer(entry, folder if folder is not None else
+                                           (Path(entry.local_path) if local and entry.local_path else None))
+    if tokenizer is None:
+        preprocess["tokenizer_note"] = ("no tokenizer on this machine: byte-level token ids stand in "
+                                        "(one token per UTF-8 byte), so per-token figures are per byte")
+    config = _config_dict(entry)
+    positions = int(config.get("max_position_embeddings") or config.get("n_positions") or 2048)
+    preprocess.update(max_length=positions, model_max_length=positions)
+    return BuiltModel(model=model, entry=entry, weights=kind, weights_note=note,
+                      preprocess=preprocess, tokenizer=tokenizer)

@@ -76,6 +76,9 @@ _BUILTIN = [
     ProbeKind("transfer", "selector.core.probes.kinds.transfer:run",
               "transferability: frozen-feature scores (LogME, k-NN, linear probe) on your data",
               needs_data=True),
+    ProbeKind("perplexity", "selector.core.probes.kinds.perplexity:run",
+              "decoders: held-out perplexity (bits per token) of the frozen model on your text",
+              needs_data=True),
     ProbeKind("fault", "selector.core.probes.kinds.fault:run",
               "test only: fails on purpose (exit, MemoryError, hang, kill)", hidden=True),
 ]

@@ -121,6 +121,10 @@ class LatencySettings(ProbeSettings):
     """Runtimes to measure (:data:`selector.core.runtimes.RUNTIMES`), each checked against eager."""
     quantize: str | None = None
     """``int8``: also int8 static rows (calibrated on the data's sample) under ONNX Runtime/OpenVINO."""
+    prompt_len: int = 128
+    """Decoders: prompt tokens of the prefill (time to first token)."""
+    gen_len: int = 32
+    """Decoders: tokens generated, greedy with the KV cache (decode tokens/s)."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,27 @@ class FinetuneSettings(ProbeSettings):
     amp: bool = True
     """CUDA: bf16 autocast where supported, else fp16."""
     seed: int = 0
+    rss_poll_ms: float = 10.0
+    lora_rank: int = 8
+    """Decoders: rank of the LoRA adapters (peft); the base model stays frozen."""
+    lora_alpha: int = 16
+    target_modules: str = ""
+    """Decoders: comma-separated projection names (``q_proj,v_proj``); empty: every projection."""
+
+
+@dataclass(frozen=True)
+class PerplexitySettings(ProbeSettings):
+    """Decoders: held-out perplexity (bits per token and per byte) of the frozen model."""
+
+    kind: ClassVar[str] = "perplexity"
+    max_tokens: int = 16384
+    """Held-out tokens scored at most (the sample: the same documents for every model)."""
+    max_length: int = 512
+    """Tokens per scored block."""
+    batch_size: int = 4
+    seed: int = 0
+    cache: bool = True
+    """Keep the score for a rerun of the same model, weights and text."""
     rss_poll_ms: float = 10.0
 
 
@@ -182,7 +207,7 @@ _TYPES: dict[tuple[str, str], type] = {
 """Fields whose default is None: the type a value must have."""
 
 SETTINGS: dict[str, type[ProbeSettings]] = {
-    s.kind: s for s in (LatencySettings, FinetuneSettings, TransferSettings)
+    s.kind: s for s in (LatencySettings, FinetuneSettings, TransferSettings, PerplexitySettings)
 }
 """Probe kind -> its settings class. Kinds without one (the test-only ``fault``) take a dict."""
 

@@ -234,6 +234,73 @@ class LatencyRow:
 
 
 @dataclass
+class GenerationRow:
+    """One measured configuration of a decoder's latency probe (``kinds.generate``): time to
+    first token at ``prompt_len`` and greedy decode with the KV cache over ``gen_len`` tokens."""
+
+    model_id: str
+    device: str
+    dtype: str
+    batch_size: int
+    prompt_len: int = 0
+    gen_len: int = 0
+    weights: str = ""
+    device_name: str = ""
+    threads: int | None = None
+    timing: str = "perf_counter"
+    load_s: float | None = None
+    repeats: int = 0
+    """Measured repeats, each one prefill plus its decode (after one warm-up repeat)."""
+    warmup_s: float = 0.0
+    measure_s: float = 0.0
+    first_ttft_ms: float | None = None
+    """The warm-up repeat's time to first token (lazy initialisation included)."""
+    first_decode_ms_per_token: float | None = None
+    ttft_p50_ms: float | None = None
+    """Time to first token: the prefill of ``prompt_len`` tokens and the first greedy pick, ms."""
+    ttft_p90_ms: float | None = None
+    decode_ms_per_token_p50: float | None = None
+    """One decode step (one new token for each sequence of the batch), ms."""
+    decode_ms_per_token_p90: float | None = None
+    decode_tokens_per_s: float | None = None
+    """Tokens generated per second over the batch: ``batch_size`` / the p50 decode step."""
+    prefill_tokens_per_s: float | None = None
+    kv_cache_mib: float | None = None
+    """What the KV cache's tensors held after ``prompt_len + gen_len - 1`` tokens, MiB."""
+    rss_before_mib: float | None = None
+    peak_rss_mib: float | None = None
+    peak_rss_method: str = ""
+    rss_poll_ms: float | None = None
+    cuda_max_allocated_mib: float | None = None
+    cuda_max_reserved_mib: float | None = None
+    nvml_process_mib: float | None = None
+    budget_limited: bool = False
+    software: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+    samples_ttft_ms: list[float] = field(default_factory=list)
+    """Every repeat's time to first token, ms, in the order run."""
+    samples_decode_ms_per_token: list[float] = field(default_factory=list)
+    contention: dict[str, Any] | None = None
+    """How busy the machine was while this row measured (see ``LatencyRow.contention``)."""
+
+    @property
+    def noisy(self) -> bool:
+        return bool(self.contention and self.contention.get("noisy"))
+
+    @staticmethod
+    def is_one(data: dict[str, Any]) -> bool:
+        """Whether a stored latency row is a decoder's (it has a time to first token)."""
+        return "ttft_p50_ms" in data
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "GenerationRow":
+        return cls(**_known(cls, data))
+
+
+@dataclass
 class FinetuneReport:
     """What the quick fine-tune probe did and measured (the one row of a fine-tune result)."""
 
@@ -306,6 +373,13 @@ class FinetuneReport:
     """What the counter covers (the whole board or CPU package), or why there is no figure."""
     contention: dict[str, Any] | None = None
     """How busy the machine was while it trained and evaluated (see ``LatencyRow.contention``)."""
+    heldout_loss_before: float | None = None
+    """Decoders (LoRA): mean next-token loss on the held-out text before training, nats."""
+    heldout_loss_after: float | None = None
+    tokens_per_s: float | None = None
+    """Decoders: trained tokens per second of step time."""
+    lora: dict[str, Any] = field(default_factory=dict)
+    """Decoders: ``rank``, ``alpha``, ``target_modules``, ``trainable_params``, ``total_params``."""
 
     @property
     def noisy(self) -> bool:
@@ -409,7 +483,15 @@ class ProbeResult:
         return STATUS_WORDS.get(str(self.status), str(self.status))
 
     def latency_rows(self) -> list[LatencyRow]:
-        return [LatencyRow.from_dict(r) for r in self.rows] if self.kind == "latency" else []
+        """The latency rows of an encoder or vision model (a decoder's are ``generation_rows``)."""
+        if self.kind != "latency":
+            return []
+        return [LatencyRow.from_dict(r) for r in self.rows if not GenerationRow.is_one(r)]
+
+    def generation_rows(self) -> list[GenerationRow]:
+        if self.kind != "latency":
+            return []
+        return [GenerationRow.from_dict(r) for r in self.rows if GenerationRow.is_one(r)]
 
     def finetune_report(self) -> FinetuneReport | None:
         if self.kind != "finetune" or not self.rows:

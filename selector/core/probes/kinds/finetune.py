@@ -35,6 +35,10 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
     from selector.core.probes.loading import entry_for, load_model
     from selector.core.probes.memory import MemoryMonitor
 
+    if entry_for(spec).is_decoder:
+        from selector.core.probes.kinds import lora
+
+        return lora.run(spec, ctx)
     p = FinetuneSettings.from_spec(spec).to_dict()
     device = env.resolve_device(spec.device)
     torch.manual_seed(int(p["seed"]))

@@ -61,6 +61,12 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
     from selector.core.probes.loading import load_model
     from selector.core.probes.memory import MemoryMonitor
 
+    from selector.core.probes.loading import entry_for
+
+    if entry_for(spec).is_decoder:
+        from selector.core.probes.kinds import generate
+
+        return generate.run(spec, ctx)
     params = LatencySettings.from_spec(spec).to_dict()
     device = env.resolve_device(spec.device)
     check_dtypes(spec.dtypes, device)
