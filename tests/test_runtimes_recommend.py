@@ -62,3 +62,15 @@ def test_a_runtime_estimate_needs_two_measured_models_and_says_how():
     assert scaled.ms_per_batch == 16.0 and scaled.samples_per_s == 62.5  # median speed-up 2.5x
     assert scaled.method.startswith("eager estimate / 2.5 (median speed-up of OpenVINO fp32 over eager on "
                                     "2 image models measured on this machine: a 3x, b 2x; range 2-3x)")
+
+
+def test_the_sheet_plot_names_the_runtime_of_each_point():
+    from selector.core.export.plots import point_name
+    from selector.core.recommend.candidate import Figure
+    from selector.core.recommend.result import Verdict
+
+    eager = Verdict("resnet50", "recommended", "", latency=Figure(31.0, "measured", "ms", dtype="fp32"))
+    ov = Verdict("resnet50", "recommended", "", latency=Figure(10.0, "measured", "ms", dtype="int8-static",
+                                                               runtime="openvino"))
+    assert point_name(eager) == "resnet50"
+    assert point_name(ov) == "resnet50 (OpenVINO int8-static)"

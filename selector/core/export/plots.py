@@ -98,7 +98,7 @@ def accuracy_latency_figure(sheet) -> Any | None:  # noqa: ANN001 - Sheet
         labelled += [p for p in drawn if p[0].status == "pareto"]
         if len(drawn) <= MAX_LABELS:
             labelled += [p for p in drawn if p[0].status not in ("recommended", "pareto")]
-        _label_points(ax, [(v.model_id, x, y) for v, x, y in labelled[:MAX_LABELS]], drawn)
+        _label_points(ax, [(point_name(v), x, y) for v, x, y in labelled[:MAX_LABELS]], drawn)
         front = sorted((x, y) for v, x, y in drawn if v.status in ("recommended", "pareto"))
         if len(front) > 1:
             fx, fy = zip(*front)
@@ -129,6 +129,18 @@ def accuracy_latency_figure(sheet) -> Any | None:  # noqa: ANN001 - Sheet
         ax.legend([h for h, _ in pairs], [lab for _, lab in pairs], loc="best", fontsize=7,
                   frameon=False, title=title, title_fontsize=7)
         return fig
+
+
+def point_name(verdict) -> str:  # noqa: ANN001 - Verdict
+    """The model, and the runtime its latency was measured under when not eager PyTorch:
+    ``resnet50 (OpenVINO int8-static)``, so the plot shows model x runtime."""
+    lat = verdict.latency
+    if lat is None or lat.runtime in (None, "eager"):
+        return verdict.model_id
+    from selector.core.runtimes import LABELS
+
+    dtype = f" {lat.dtype}" if lat.dtype and lat.dtype != "fp32" else ""
+    return f"{verdict.model_id} ({LABELS.get(lat.runtime, lat.runtime)}{dtype})"
 
 
 def _label_points(ax, labels, points) -> None:  # noqa: ANN001
