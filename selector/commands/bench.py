@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("models", nargs="+", metavar="MODEL",
                         help="catalog ids, timm architectures, or local model folders")
     parser.add_argument("--probe", default="latency", type=_csv,
-                        help="probes to run, comma-separated: latency, finetune, transfer (default: latency)")
+                        help="probes to run, comma-separated: latency, finetune, transfer, perplexity (decoders) "
+                             "(default: latency)")
     parser.add_argument("--data", metavar="PATH|sample",
                         help="fine-tune and transfer data: an image folder (one sub-folder per class), a .csv/.tsv/"
                              ".jsonl text file, or 'sample' for the built-in sample data")
@@ -70,6 +71,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quantize", choices=("int8",),
                         help="latency: also int8 static quantisation under onnxruntime/openvino, "
                              "calibrated on --data when given")
+    parser.add_argument("--prompt-len", type=int, metavar="N",
+                        help="decoders, latency: prompt tokens (time to first token; default 128)")
+    parser.add_argument("--gen-len", type=int, metavar="N",
+                        help="decoders, latency: tokens generated greedily with the KV cache (default 32)")
+    parser.add_argument("--lora-rank", type=int, metavar="R",
+                        help="decoders, finetune: LoRA rank (default 8; the base model stays frozen)")
     parser.add_argument("--text-column", help="text data: the column holding the text")
     parser.add_argument("--label-column", help="text data: the column holding the class label")
     parser.add_argument("--holdout", type=float, default=0.2, help="held-out fraction (default 0.2)")
@@ -106,9 +113,12 @@ def build_specs(args: argparse.Namespace, entries: list) -> list:
     latency = {k: v for k, v in (("min_iters", args.iters), ("min_time_s", args.min_time),
                                  ("channels_last", args.channels_last or None),
                                  ("runtime", getattr(args, "runtime", None)),
-                                 ("quantize", getattr(args, "quantize", None))) if v is not None}
+                                 ("quantize", getattr(args, "quantize", None)),
+                                 ("prompt_len", getattr(args, "prompt_len", None)),
+                                 ("gen_len", getattr(args, "gen_len", None))) if v is not None}
     finetune = {k: v for k, v in (("lr", args.lr), ("train_mode", args.train_mode),
-                                  ("amp", False if args.no_amp else None)) if v is not None}
+                                  ("amp", False if args.no_amp else None),
+                                  ("lora_rank", getattr(args, "lora_rank", None))) if v is not None}
     transfer = {"max_items": args.max_items} if args.max_items else {}
     params = {"latency": latency, "finetune": finetune, "transfer": transfer}
     sizes = {"finetune": [train_batch], "transfer": [max(args.batch) if args.batch else 32]}
@@ -145,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     for name in args.probe:
         if name not in offered:
             raise SelectorError(f"unknown probe {name!r}: choose from {', '.join(offered)}")
-    for name in ("finetune", "transfer"):
+    for name in ("finetune", "transfer", "perplexity"):
         if args.data is None and name in args.probe:
             raise SelectorError(f"--probe {name} needs --data FOLDER|FILE|sample")
     from selector.core.catalog.catalog import load_catalog
@@ -200,6 +210,11 @@ def _check_data(specs: list, quiet: bool) -> None:
         if not spec.data or task in checked:
             continue
         checked.add(task)
+        if task == "text-generation":
+            from selector.core.data.lm_text import check_lm_data
+
+            check_lm_data(spec.data, quiet=quiet)
+            continue
         data = load_dataset(DatasetSpec.from_dict(spec.data), task=task)
         if not quiet:
             skipped = sum(data.skipped.values())
@@ -337,7 +352,7 @@ def print_results(results: list, session_id: str | None, db_path,  # noqa: ANN00
             console.print(f"energy not measured: {note}", style="dim", highlight=False)
         _print_notes(console, [(f"{r.model_id} {r.setting} batch {r.batch_size}", r.contention,
                                 "; ".join(n for n in (r.note, _parity_note(r)) if n)) for r in latency])
-    tunes = [rep for r in results if (rep := r.finetune_report()) is not None]
+    tunes = [rep for r in results if (rep := r.finetune_report()) is not None and not rep.lora]
     if tunes:
         settings = sorted({f"{t.model_id}: {t.weights} weights, {t.precision}, {t.train_mode} fine-tune, "
                            f"{t.threads} threads" for t in tunes})
@@ -357,6 +372,9 @@ def print_results(results: list, session_id: str | None, db_path,  # noqa: ANN00
         if any(rep.oom_step_downs for rep in tunes):
             console.print("* batch stepped down after running out of memory", style="dim")
         _print_notes(console, [(f"{t.model_id} fine-tune", t.contention, "") for t in tunes])
+    from selector.commands.bench_decoder import print_decoder
+
+    print_decoder(console, results)
     from selector.commands.bench_transfer import print_transfer
 
     print_transfer(console, session_results if session_results is not None else results)

@@ -27,7 +27,7 @@ DEFAULT_LENGTH = 128
 LORA_LR = 2e-4
 """LoRA's usual learning rate, used unless ``lr`` is set (the encoder default of 1e-4 is for
 whole-model fine-tunes)."""
-MAX_EVAL_BLOCKS = 32
+MAX_EVAL_BLOCKS = 8
 INSTALL = 'LoRA needs peft: pip install "selector[llm]" (or pip install peft)'
 
 
@@ -101,8 +101,9 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
             if p["max_steps"] and len(step_ms) >= int(p["max_steps"]):
                 limited = False
                 break
-            if ctx.should_stop() or (ctx.time_left() < eval_s * 1.2 + 0.2 and step_ms):
-                break
+            if ctx.stop_requested.is_set() or step_ms and (
+                    ctx.should_stop() or ctx.time_left() < eval_s * 1.2 + 0.2):
+                break  # one step at least, so a slow first evaluation still measures a step
             if len(order) < batch:
                 order += list(rng.permutation(len(train)))
             picked = [train[i] for i in order[:batch]]
@@ -162,7 +163,7 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
     ).to_dict()
     ctx.row(report)
     if not step_ms:
-        raise SelectorError("the budget ended before the first training step: give it more time (--budget)")
+        raise SelectorError("stopped before the first training step")
     gain = f"; held-out loss {before:.3f} -> {after:.3f}" if after is not None else ""
     summary = {k: report[k] for k in ("steps", "batch_size_used", "tokens_per_s", "mean_step_ms",
                                       "heldout_loss_before", "heldout_loss_after", "peak_rss_mib",
