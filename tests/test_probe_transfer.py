@@ -100,7 +100,7 @@ def test_a_rerun_takes_the_features_from_the_cache(image_runs, shared_home):
     assert "load" not in [e.phase for e in events if e.type == "phase"]
     assert row["cache_key"] == before["cache_key"]
     assert row["step_s"]["extract"] is None and row["step_s"]["load"] is None
-    assert row["step_s"]["cache_read"] < before["step_s"]["extract"] + before["step_s"]["load"]
+    assert row["step_s"]["cache_read"] is not None  # how much faster: tests/benchmarks/transfer_probe.py
     for key in ("logme", "knn_balanced_accuracy", "linear_balanced_accuracy", "label_digest",
                 "knn_predictions", "linear_predictions"):
         assert row[key] == before[key], key
