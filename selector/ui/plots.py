@@ -110,6 +110,9 @@ class ParetoPoint:
     """``measured`` or ``estimated``."""
     memory_mib: float | None = None
     on_front: bool = False
+    name: str = ""
+    """What the tip calls it: the model and, when not eager PyTorch, the runtime its latency
+    ran under (``export.plots.point_name``)."""
 
 
 class ParetoPlot(pg.PlotWidget):
@@ -175,7 +178,7 @@ class ParetoPlot(pg.PlotWidget):
         point = next((p for p in self.points if p.model_id == data), None)
         if point is None:
             return data
-        lines = [point.model_id,
+        lines = [point.name or point.model_id,
                  f"latency p50: {fmt_ms(point.latency_ms)} ({point.latency_kind})",
                  f"accuracy: {point.accuracy:.1f} % ({point.accuracy_kind})"]
         if point.memory_mib is not None:

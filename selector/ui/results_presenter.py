@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from selector.core.export.plots import point_name
 from selector.core.export.sheet import Sheet
 from selector.core.export.table import csv_rows
 from selector.core.recommend.checks import FINETUNED, shown_accuracy
@@ -44,7 +45,7 @@ def present(sheet: Sheet) -> SheetView:
         memory = v.memory.value if v.memory is not None else None
         points.append(ParetoPoint(v.model_id, v.latency.value, float(acc), kind,
                                   latency_kind=v.latency.source, memory_mib=memory,
-                                  on_front=v.status in (RECOMMENDED, PARETO)))
+                                  on_front=v.status in (RECOMMENDED, PARETO), name=point_name(v)))
     mode = rec.constraints.memory_mode
     memory_pairs: dict[str, tuple[float, float]] = {}
     for row in csv_rows(sheet):
