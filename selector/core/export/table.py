@@ -38,6 +38,8 @@ CSV_COLUMNS: list[tuple[str, type]] = [
     ("latency_noisy_reasons", str),
     ("energy_per_sample_j", float), ("samples_per_joule", float), ("avg_power_w", float),
     ("latency_runtime", str), ("latency_speedup_vs_eager", float), ("latency_top1_agreement", float),
+    ("ttft_p50_ms", float), ("decode_tokens_per_s", float), ("kv_cache_mib", float),
+    ("perplexity", float), ("bits_per_byte", float), ("bits_per_token", float),
 ]
 CSV_FIELDS = [name for name, _ in CSV_COLUMNS]
 
@@ -86,7 +88,7 @@ def csv_rows(sheet) -> list[dict[str, Any]]:  # noqa: ANN001 - Sheet (import cyc
             "finetune_memory_measured_mib": _pick(c, "finetune_memory", "measured", con),
             "balanced_score": v.score,
             "latency_noisy_reasons": "; ".join(lat.noisy) if lat and lat.noisy else None,
-            **_energy(lat),
+            **_energy(lat), **_decoder(c, lat),
         }
         rows.append({k: None if val == "" else val for k, val in row.items()})
     return rows
@@ -149,6 +151,8 @@ def accuracy_cell(v: Verdict) -> str:
     if acc.value is None:
         return "—"
     tag = {"finetuned": "fine-tuned", "transfer": "transfer", "published": "P"}[acc.kind]
+    if acc.kind == "transfer" and acc.label.startswith("perplexity"):
+        tag = acc.label
     return f"{acc.number()} ({tag})"
 
 
@@ -157,6 +161,10 @@ def latency_cell(fig: Figure | None) -> str:
         return "—"
     batch = f" @{fig.batch}" if fig.batch is not None else ""
     noisy = ", noisy" if fig.noisy else ""
+    if fig.unit == "ms/token":  # a decoder: per generated token, time to first token beside it
+        ttft = fig.extra.get("ttft_ms")
+        first = f", first token {fmt_ms(ttft)}" if ttft is not None else ""
+        return f"{fmt_ms(fig.value)}/token{first}{batch} ({SOURCE_TAG[fig.source]}{noisy})"
     return f"{fmt_ms(fig.value)}{batch} ({SOURCE_TAG[fig.source]}{noisy})"
 
 
@@ -223,6 +231,16 @@ def _energy(fig: Figure | None) -> dict[str, float | None]:
     return {"energy_per_sample_j": joules,
             "samples_per_joule": round(1.0 / joules, 3) if joules else None,
             "avg_power_w": fig.extra.get("avg_power_w") if fig else None}
+
+
+def _decoder(c: Candidate, lat: Figure | None) -> dict[str, float | None]:
+    """Decoders: time to first token, decode tokens/s and the KV cache of the latency figure;
+    held-out perplexity on the user's text (None for other models)."""
+    extra = lat.extra if lat is not None and lat.unit == "ms/token" else {}
+    scores = c.transfer.scores if c.transfer is not None and c.transfer.method == "perplexity" else {}
+    return {"ttft_p50_ms": extra.get("ttft_ms"), "decode_tokens_per_s": extra.get("tokens_per_s"),
+            "kv_cache_mib": extra.get("kv_cache_mib"), "perplexity": scores.get("perplexity"),
+            "bits_per_byte": scores.get("bits_per_byte"), "bits_per_token": scores.get("bits_per_token")}
 
 
 def _value(fig: Figure | None) -> float | None:

@@ -103,6 +103,10 @@ def accuracy_of(c: Candidate, tier: str, metric: str | None) -> Accuracy:
     if tier == FINETUNED:
         return Accuracy(FINETUNED, value, "fine-tuned held-out accuracy")
     if tier == TRANSFER:
+        from selector.core.recommend.decoders import is_perplexity, label
+
+        if c.transfer is not None and is_perplexity(c.transfer):
+            return Accuracy(TRANSFER, value, label(c.transfer))
         method = c.transfer.method if c.transfer else "combined"
         return Accuracy(TRANSFER, value, f"transferability ({method})")
     return Accuracy(PUBLISHED_KIND, value, metric_label(metric or ""))

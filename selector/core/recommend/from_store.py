@@ -20,6 +20,7 @@ from typing import Any
 
 from selector.core.errors import SelectorError
 from selector.core.recommend.candidate import ESTIMATED, MEASURED, Candidate, Figure, TransferScore
+from selector.core.recommend.decoders import add_generation_row, add_perplexity
 from selector.core.recommend.result import Constraints
 
 _STATUS = {"out_of_memory": "oom", "failed": "error", "crashed": "crashed", "timed_out": "timeout",
@@ -88,6 +89,7 @@ def load_session(
             _add_finetune_estimate(cand, entry, constraints)
         out.candidates.append(cand)
     _add_transfer(out.candidates, results)
+    add_perplexity(out.candidates, results)
     out.software = next((dict(r.software) for r in reversed(results) if r.software), {})
     out.results = [_lean(r) for r in results]
     return out
@@ -161,7 +163,7 @@ def _entry_for(model_id: str, results: list[Any], catalog: Any) -> Any:
 
 def _add_results(cand: Candidate, results: list[Any], out: SessionInput) -> None:
     for r in results:
-        if r.kind in ("latency", "finetune", "transfer"):
+        if r.kind in ("latency", "finetune", "transfer", "perplexity"):
             cand.probe_status[r.kind] = _STATUS.get(r.status, r.status)
             if r.status != "finished" and r.message:
                 cand.probe_messages[r.kind] = r.message
@@ -170,6 +172,8 @@ def _add_results(cand: Candidate, results: list[Any], out: SessionInput) -> None
         if r.kind == "latency":
             for row in r.latency_rows():
                 _add_latency_row(cand, row)
+            for gen in r.generation_rows():
+                add_generation_row(cand, gen)
             _runtime_speedups(cand)
         elif r.kind == "finetune":
             report = r.finetune_report()
