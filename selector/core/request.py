@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from selector.core.catalog.entry import TEXT, VISION
+from selector.core.catalog.entry import GENERATION, TEXT, VISION
 from selector.core.estimate.memory import Workload
 
 MIB_PER_GIB = 1024.0
@@ -47,15 +47,26 @@ class Request:
     """Runtimes the latency probe measures (``selector.core.runtimes.RUNTIMES``); eager first."""
     quantize: str | None = None
     """``int8``: also int8 static rows (ONNX Runtime / OpenVINO), calibrated on ``data``."""
+    quant: str | None = None
+    """Decoders: weights as ``int8`` or ``nf4`` (bitsandbytes); None: in ``dtype``. ``seq_len``
+    is then the context length in tokens."""
+    lora_rank: int = 8
+    """Decoders, fine-tuning: LoRA rank (0: full fine-tuning; with ``nf4``: QLoRA)."""
 
     def inference_workload(self) -> Workload:
         return Workload(mode="inference", batch_size=self.batch_size, image_size=self.image_size,
-                        seq_len=self.seq_len, dtype=self.dtype)
+                        seq_len=self.seq_len, dtype=self.dtype, **self._decoder(train=False))
 
     def train_workload(self) -> Workload:
         dtype = "amp" if self.dtype in ("fp16", "bf16") else self.dtype
         return Workload(mode="train", batch_size=self.train_batch_size, image_size=self.image_size,
-                        seq_len=self.seq_len, dtype=dtype)
+                        seq_len=self.seq_len, dtype=dtype, **self._decoder(train=True))
+
+    def _decoder(self, train: bool) -> dict[str, Any]:
+        """Decoders' workload settings (quantisation, LoRA rank); none for other tasks."""
+        if self.task != GENERATION:
+            return {}
+        return {"quant": self.quant, **({"lora_rank": self.lora_rank} if train else {})}
 
     def checked_workload(self) -> Workload:
         """The workload whose memory must fit, per ``memory_mode``."""

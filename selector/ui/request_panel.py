@@ -26,12 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from selector.core.catalog.entry import TEXT, VISION
+from selector.core.catalog.entry import GENERATION, TEXT, VISION
 from selector.core.request import SAMPLE, Request
 from selector.ui.runtime_picker import RuntimePicker
 from selector.ui.settings import last_folder, remember_folder
 
-_TASKS = [(VISION, "Image classification"), (TEXT, "Text classification")]
+_TASKS = [(VISION, "Image classification"), (TEXT, "Text classification"), (GENERATION, "Text generation")]
+_QUANTS = [("none (the precision above)", None), ("int8 (LLM.int8)", "int8"), ("4-bit NF4", "nf4")]
 SUGGESTED_LATENCY_MS, SUGGESTED_MEMORY_GIB, SUGGESTED_MIN_ACCURACY = 20.0, 8.0, 70.0
 """What an unset limit shows, greyed, here and in Preferences: the value it takes when checked."""
 
@@ -111,6 +112,24 @@ class RequestPanel(QGroupBox):
         self.memory_mode.addItem("for fine-tuning", "finetune")
         self.memory_mode.setToolTip("Which memory must fit: running the model, or fine-tuning it")
         self.runtimes = RuntimePicker()
+        self.context = QSpinBox()
+        self.context.setRange(16, 1_048_576)
+        self.context.setSingleStep(1024)
+        self.context.setValue(4096)
+        self.context.setSuffix(" tokens")
+        self.context.setToolTip("Text generation: context length (prompt and generated tokens); "
+                                "the KV cache grows with it")
+        self.quant = QComboBox()
+        for text, key in _QUANTS:
+            self.quant.addItem(text, key)
+        self.quant.setToolTip("Text generation: weights quantised with bitsandbytes (int8, NF4), "
+                              "or as the precision says")
+        self.lora_rank = QSpinBox()
+        self.lora_rank.setRange(0, 1024)
+        self.lora_rank.setValue(8)
+        self.lora_rank.setSpecialValueText("full fine-tune")
+        self.lora_rank.setToolTip("Text generation: rank of the LoRA adapters for the fine-tune (with NF4: QLoRA); "
+                                  "0: every weight trains")
         self.min_accuracy = _Limit(100, " %", SUGGESTED_MIN_ACCURACY, "Minimum accuracy (fine-tuned on "
                                    "your data when measured, else published)")
 
@@ -121,6 +140,10 @@ class RequestPanel(QGroupBox):
         form.addRow("Batch", self.batch)
         form.addRow("Fine-tune batch", self.train_batch)
         form.addRow("Precision", self.dtype)
+        form.addRow("Context length", self.context)
+        form.addRow("Quantisation", self.quant)
+        form.addRow("LoRA rank", self.lora_rank)
+        self._form = form
         form.addRow("Runtimes", self.runtimes)
         form.addRow("Latency budget", self.latency)
         form.addRow("Memory budget", self.memory)
@@ -142,8 +165,11 @@ class RequestPanel(QGroupBox):
                        self.latency.check.toggled, self.latency.spin.valueChanged,
                        self.memory.check.toggled, self.memory.spin.valueChanged,
                        self.memory_mode.currentIndexChanged, self.min_accuracy.check.toggled,
-                       self.min_accuracy.spin.valueChanged):
+                       self.min_accuracy.spin.valueChanged, self.context.valueChanged,
+                       self.quant.currentIndexChanged, self.lora_rank.valueChanged):
             signal.connect(self._emit)
+        self.task.currentIndexChanged.connect(self._show_decoder_rows)
+        self._show_decoder_rows()
         self.runtimes.sig_changed.connect(self._emit)
 
     # ------------------------------------------------------------------ data
@@ -167,7 +193,7 @@ class RequestPanel(QGroupBox):
     def add_data_source(self, path: str) -> None:
         """Offer ``path`` and choose it (the task follows: a file is text, a folder images)."""
         self.data.setCurrentIndex(self._data_item(path))
-        if Path(path).is_file():
+        if Path(path).is_file() and self.task.currentData() != GENERATION:
             self.task.setCurrentIndex(self.task.findData(TEXT))
         elif Path(path).is_dir():
             self.task.setCurrentIndex(self.task.findData(VISION))
@@ -200,14 +226,23 @@ class RequestPanel(QGroupBox):
     def pick_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
             self, "Text data", last_folder("data"),
-            "Text data (*.csv *.tsv *.jsonl *.json *.txt);;All files (*)")
+            "Text data (*.csv *.tsv *.jsonl *.json *.txt *.md);;All files (*)")
         if path:
             remember_folder("data", path)
             self.add_data_source(path)
 
     # --------------------------------------------------------------- request
+    def _show_decoder_rows(self, *_args: object) -> None:
+        """Context, quantisation and LoRA rank only for text generation."""
+        decoder = self.task.currentData() == GENERATION
+        for widget in (self.context, self.quant, self.lora_rank):
+            self._form.setRowVisible(widget, decoder)
+
     def request(self) -> Request:
+        decoder = self.task.currentData() == GENERATION
         return Request(
+            seq_len=self.context.value() if decoder else 128, quant=self.quant.currentData(),
+            lora_rank=self.lora_rank.value(),
             task=self.task.currentData(), data=self.data.currentData(),
             device=self.device.currentData() or "cpu", threads=self._threads,
             batch_size=self.batch.value(),
@@ -220,7 +255,8 @@ class RequestPanel(QGroupBox):
     def set_request(self, request: Request) -> None:
         widgets = [self.task, self.data, self.device, self.batch, self.train_batch, self.dtype,
                    self.latency.check, self.latency.spin, self.memory.check, self.memory.spin,
-                   self.memory_mode, self.min_accuracy.check, self.min_accuracy.spin]
+                   self.memory_mode, self.min_accuracy.check, self.min_accuracy.spin, self.context,
+                   self.quant, self.lora_rank]
         for w in widgets:
             w.blockSignals(True)
         try:
@@ -238,7 +274,12 @@ class RequestPanel(QGroupBox):
             self.memory_mode.setCurrentIndex(max(0, self.memory_mode.findData(request.memory_mode)))
             self.min_accuracy.set_value(request.min_accuracy)
             self.runtimes.set_value(request.runtimes, request.quantize)
+            if request.task == GENERATION:
+                self.context.setValue(request.seq_len)
+            self.quant.setCurrentIndex(max(0, self.quant.findData(request.quant)))
+            self.lora_rank.setValue(request.lora_rank)
         finally:
+            self._show_decoder_rows()
             for w in widgets:
                 w.blockSignals(False)
         self._emit()
