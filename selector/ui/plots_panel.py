@@ -1,4 +1,4 @@
-"""PlotsPanel: the four result plots in tabs, with "Save plot…" for the one shown."""
+"""PlotsPanel: the result plots in tabs, with "Save plot…" for the one shown."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from selector.ui.plots import (
     ParetoPlot,
     save_plot,
 )
+from selector.ui.plots_decoder import GenerationPlots
 from selector.ui.settings import last_folder, remember_folder
 
 
@@ -30,11 +31,13 @@ class PlotsPanel(QWidget):
         self.loss = LossCurvePlot()
         self.memory = MemoryPlot()
         self.latency = LatencyDistributionPlot()
+        self.generation = GenerationPlots()
         self.tabs = QTabWidget()
         self.tabs.addTab(self.pareto, "Accuracy vs latency")
         self.tabs.addTab(self.loss, "Loss curves")
         self.tabs.addTab(self.memory, "Memory: estimated vs measured")
         self.tabs.addTab(self.latency, "Latency distribution")
+        self.tabs.addTab(self.generation, "Text generation: tokens/s, first token")
         self.save_button = QPushButton("Save plot…")
         self.save_button.setToolTip("Save the plot shown as PNG or SVG")
         self.save_button.clicked.connect(self.save_dialog)
@@ -53,4 +56,7 @@ class PlotsPanel(QWidget):
         if not path:
             return None
         remember_folder("plot", path)
-        return save_plot(self.tabs.currentWidget(), path)
+        widget = self.tabs.currentWidget()
+        if widget is self.generation:  # two plots: the one of tokens/s against memory
+            widget = self.generation.speed
+        return save_plot(widget, path)

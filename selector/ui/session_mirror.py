@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from selector.core.hardware import HardwareProfile
+from selector.core.recommend.decoders import generation_points
 from selector.ui import workflow
 from selector.ui.results_presenter import present
 
@@ -98,6 +99,7 @@ class SessionMirror:
         self.recommendation_panel.set_recommendation(sheet.recommendation)
         self.plots.pareto.set_points(view.points)
         self.plots.memory.set_rows(view.memory)
+        self.plots.generation.set_points(generation_points(sheet.candidates))
         if not self.run.running:
             for model_id, losses in view.losses.items():
                 self.plots.loss.set_curve(model_id, losses)
@@ -111,6 +113,7 @@ class SessionMirror:
         self.recommendation_panel.set_recommendation(None)
         self.plots.pareto.set_points([])
         self.plots.memory.set_rows({})
+        self.plots.generation.set_points({})
         self.plots.loss.clear_curves()
         self.plots.latency.set_samples("", [])
         if not self.run.running:

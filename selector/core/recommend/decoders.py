@@ -80,3 +80,20 @@ def label(score: TransferScore) -> str:
     """How the sheets name a perplexity score."""
     bpb = score.scores.get("bits_per_byte")
     return "perplexity on your text" + (f" ({bpb:.3f} bits/byte)" if bpb is not None else "")
+
+
+def generation_points(cands: list[Candidate]) -> dict[str, list[dict[str, float]]]:
+    """For the generation plots, per decoder: each measured row's ``tokens_per_s``,
+    ``memory_mib`` (its peak, same batch and dtype), ``prompt_len`` and ``ttft_ms``."""
+    out: dict[str, list[dict[str, float]]] = {}
+    for cand in cands:
+        for fig in cand.latency:
+            if fig.unit != "ms/token" or fig.source != MEASURED:
+                continue
+            memory = next((m.value for m in cand.inference_memory if m.source == MEASURED
+                           and m.batch == fig.batch and m.dtype == fig.dtype), None)
+            point = {"tokens_per_s": fig.extra.get("tokens_per_s"), "memory_mib": memory,
+                     "prompt_len": fig.extra.get("prompt_len"), "ttft_ms": fig.extra.get("ttft_ms"),
+                     "batch": fig.batch}
+            out.setdefault(cand.model_id, []).append({k: v for k, v in point.items() if v is not None})
+    return out
