@@ -120,8 +120,8 @@ class RequestPanel(QGroupBox):
         self.context.setToolTip("Text generation: context length (prompt and generated tokens); "
                                 "the KV cache grows with it")
         self.quant = QComboBox()
-        for text, key in _QUANTS:
-            self.quant.addItem(text, key)
+        for words, quant in _QUANTS:
+            self.quant.addItem(words, quant)
         self.quant.setToolTip("Text generation: weights quantised with bitsandbytes (int8, NF4), "
                               "or as the precision says")
         self.lora_rank = QSpinBox()
