@@ -50,7 +50,7 @@ def test_defaults_none_and_json_round_trip():
     assert tuned.lr == 3.0 and isinstance(tuned.lr, float) and tuned.max_steps == 20
     for value in (tuned, TransferSettings(shots=[1, 2]), LatencySettings(channels_last=True)):
         assert type(value).from_dict(json.loads(json.dumps(value.to_dict()))) == value
-    assert set(SETTINGS) == {"latency", "finetune", "transfer"}
+    assert set(SETTINGS) == {"latency", "finetune", "transfer", "perplexity"}
     assert get_kind("finetune").settings is FinetuneSettings and get_kind("fault").settings is None
 
 

@@ -88,6 +88,8 @@ def workloads(spec: ProbeSpec, entry: CatalogEntry) -> list[Any]:
     """The estimator's ``Workload`` for each thing the probe will run (its peak is the max)."""
     from selector.core.estimate.memory import Workload
 
+    if entry.is_decoder:
+        return _decoder_workloads(spec)
     seq_len = int(spec.params.get("seq_len") or spec.params.get("max_length") or
                   (entry.input_size[0] if entry.is_text and entry.input_size else 128))
     if spec.kind == "finetune":
@@ -97,6 +99,24 @@ def workloads(spec: ProbeSpec, entry: CatalogEntry) -> list[Any]:
     dtypes = [{"int8": "fp32"}.get(d, d) for d in (spec.dtypes or ["fp32"])]
     return [Workload(mode="inference", batch_size=int(b), seq_len=seq_len, dtype=d)
             for d in dict.fromkeys(dtypes) for b in spec.batch_sizes]
+
+
+def _decoder_workloads(spec: ProbeSpec) -> list[Any]:
+    """A decoder's probe as the LLM estimator sees it: the context is prompt plus generated
+    tokens (latency), the training block and LoRA rank (fine-tune), the scored block (perplexity)."""
+    from selector.core.estimate.memory import Workload
+    from selector.core.probes.settings import SETTINGS
+
+    cls = SETTINGS.get(spec.kind)
+    p = cls.from_dict(spec.params).to_dict() if cls is not None else {}
+    if spec.kind == "finetune":
+        return [Workload(mode="train", batch_size=int(spec.batch_sizes[0]), seq_len=int(p.get("max_length") or 128),
+                         dtype="fp32", lora_rank=int(p.get("lora_rank") or 0))]
+    if spec.kind == "perplexity":
+        return [Workload(mode="inference", batch_size=int(p["batch_size"]), seq_len=int(p["max_length"]))]
+    tokens = int(p.get("prompt_len") or 128) + int(p.get("gen_len") or 32)
+    return [Workload(mode="inference", batch_size=int(b), seq_len=tokens, dtype=d)
+            for d in dict.fromkeys(spec.dtypes or ["fp32"]) for b in spec.batch_sizes]
 
 
 def estimate_probe(spec: ProbeSpec, entry: CatalogEntry) -> tuple[float, Any]:
