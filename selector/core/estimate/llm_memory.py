@@ -45,12 +45,16 @@ for the others), and Phi-3's fused ``qkv_proj`` where peft has none."""
 LORA_TARGETS = ("q_proj", "v_proj")
 CPU_ALLOCATOR = {"inference": (16.0, 0.15), "train": (16.0, 0.02)}
 """glibc malloc beyond the live tensors on CPU: fixed MiB + share of the activations."""
-CPU_CACHE_RETAINED = 2.0
-"""On CPU, malloc also keeps about two freed copies of the KV cache (each layer's keys and values
-are written, copied into the cache and freed in heap-sized pieces): measured on tiny Llama and
-Qwen configs at 1,024-4,096 tokens (raising the KV heads from 2 to 4 grew the peak by about
-three times the cache's own growth)."""
+CPU_CACHE_RETAINED = 1.5
+"""On CPU, malloc also keeps freed copies of the KV cache (each layer's keys and values are
+written, copied into the cache and freed in heap-sized pieces): raising a tiny Qwen3's KV
+heads from 2 to 4 grew the peak by about three times the cache's own growth. 1.5 copies is
+fitted on the rows of ``tests/benchmarks/llm_memory_validation.py`` (in-sample there: tiny
+configs favour 2, SmolLM2-135M and Qwen2.5-0.5B at 4,096 tokens about 1)."""
 CUDA_WORKSPACE_MIB = 40.0
+EAGER_ATTENTION = ("gemma2",)
+"""Model types transformers runs with eager attention by default (Gemma 2's logit soft-capping):
+one layer's attention scores are materialised at prefill."""
 QUANTS = ("fp32", "bf16", "fp16", "int8", "nf4")
 """What ``selector list --quant`` offers, cheapest last."""
 
@@ -181,11 +185,14 @@ def estimate_decoder_memory(entry: CatalogEntry, workload: Workload, device_kind
     if not workload.training:
         cache = kv_cache_bytes(d, b, s, a)
         prefill = b * s * _layer_tokens(d) * a + b * logits_row + _mask_bytes(d, b, s)
-        if device_kind == "cpu" and any(w is not None and w < s for w in d.windows):
-            # a sliding-window mask sends torch's CPU attention down the math path: one
-            # layer's (tokens x tokens) scores per head
-            prefill += b * d.heads * s * s * a
-            notes.append("sliding-window mask: math attention on CPU")
+        if config.get("model_type") in EAGER_ATTENTION:
+            prefill += 2.0 * b * d.heads * s * s * a  # scores and their soft-capped copy
+            notes.append("eager attention: (tokens x tokens) scores per head")
+        if any(w is not None and w < s for w in d.windows):
+            # a sliding-window layer passes an explicit mask: the boolean (counted above) and
+            # the additive float copy torch's attention makes of it
+            prefill += b * s * s * 4.0
+            notes.append("sliding-window mask at prefill")
         decode = 2 * d.kv_heads * d.head_dim * a * b * s + b * logits_row
         acts = max(prefill, decode)
         notes.append(f"KV cache {b} x {s} tokens; prefill of the whole context")
@@ -206,7 +213,10 @@ def estimate_decoder_memory(entry: CatalogEntry, workload: Workload, device_kind
             notes.append("gradient checkpointing")
         else:
             saved = b * s * d.layers * per_layer * a
-        loss = b * s * d.vocab * (a + 4 + 4)
+        # logits, their fp32 copy and log-softmax (and Gemma 2's soft-capped copy)
+        loss = b * s * d.vocab * (a + 4 + 4 + (a if config.get("final_logit_softcapping") else 0))
+        if config.get("model_type") in EAGER_ATTENTION:
+            saved += d.layers * b * d.heads * s * s * 2.0 * a  # soft-capped scores, probabilities
         if device_kind == "cpu" and _attention_dropout(config):
             # torch's fused CPU attention has no dropout: the math path keeps scores, softmax,
             # mask and dropped probabilities (tokens x tokens per head) for the backward
