@@ -2,7 +2,11 @@
 weights) under each runtime, interleaved, with the contention record.
 
     python tests/benchmarks/runtimes.py [--runtimes eager,onnxruntime,openvino,compile]
-        [--quantize int8] [--rounds 2] [--batch 1] [--budget 20s] [--out runtimes.json]
+        [--quantize int8] [--rounds 2] [--batch 1] [--budget 20s] [--threads N] [--out runtimes.json]
+
+On a busy 2-core VM, eager PyTorch with 2 threads ran resnet50 at batch 1 5-16x slower than
+with 1 thread (its OpenMP threads wait on each other when one is preempted) while ONNX
+Runtime and OpenVINO degraded far less: compare runtimes at ``--threads 1`` there.
 
 Each model runs ``selector bench MODEL --probe latency --runtime ... --json`` in one shared
 fresh SELECTOR_HOME. Interleaved: models go round-robin, and each round rotates the order of
@@ -36,6 +40,8 @@ def bench(model: str, runtimes: list[str], args: argparse.Namespace, home: str) 
            "--batch", args.batch, "--budget", args.budget, "--weights", "random", "--json"]
     if args.quantize:
         cmd += ["--quantize", args.quantize]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if out.returncode not in (0, 1) or "{" not in out.stdout:
         return {"error": out.stderr.strip().splitlines()[-1:] or [f"exit {out.returncode}"], "results": []}
@@ -50,6 +56,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch", default="1")
     parser.add_argument("--budget", default="20s")
+    parser.add_argument("--threads", type=int, help="torch/ORT/OpenVINO threads (default: torch's)")
     parser.add_argument("--out")
     args = parser.parse_args()
     models = [m for m in args.models.split(",") if m]
