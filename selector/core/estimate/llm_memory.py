@@ -43,8 +43,9 @@ DEFAULT_LORA_TARGETS = {"gpt2": ("c_attn",), "phi3": ("qkv_proj",)}
 """LoRA targets by model type: peft's defaults (``c_attn`` for GPT-2, ``q_proj`` and ``v_proj``
 for the others), and Phi-3's fused ``qkv_proj`` where peft has none."""
 LORA_TARGETS = ("q_proj", "v_proj")
-CPU_ALLOCATOR = {"inference": (16.0, 0.15), "train": (16.0, 0.02)}
-"""glibc malloc beyond the live tensors on CPU: fixed MiB + share of the activations."""
+CPU_ALLOCATOR = {"inference": (16.0, 0.15), "train": (40.0, 0.02)}
+"""glibc malloc (and autograd's first-backward working memory) beyond the live tensors on CPU:
+fixed MiB + share of the activations, fitted on the validation rows."""
 CPU_CACHE_RETAINED = 1.5
 """On CPU, malloc also keeps freed copies of the KV cache (each layer's keys and values are
 written, copied into the cache and freed in heap-sized pieces): raising a tiny Qwen3's KV
