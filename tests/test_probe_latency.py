@@ -118,6 +118,7 @@ def _run_in_process(monkeypatch, spec: ProbeSpec):
 
     entry = CatalogEntry(id="oomy", source="timm", task="image-classification", family="x",
                          architecture="x", input_size=(3, 8, 8))
+    monkeypatch.setattr(loading, "entry_for", lambda spec: entry)
     monkeypatch.setattr(loading, "load_model", lambda spec, device: loading.LoadedModel(
         _OomAbove2(), entry, "random", "test model", {}, None, 0.01))
     stream = io.BytesIO()
