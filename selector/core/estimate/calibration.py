@@ -271,7 +271,7 @@ def _correct(cal: Calibration) -> None:
         model = timm.create_model(name, **kwargs).eval()
         x = torch.randn(4, 3, size, size)
         with torch.inference_mode():
-            measured = _time(lambda: model(x), min_s=0.3, repeats=3)  # noqa: B023 (called here)  # noqa: B023 (called here)
+            measured = _time(lambda: model(x), min_s=0.3, repeats=3)  # noqa: B023 (called here)
         estimate = estimate_latency(entry, Workload(batch_size=4, image_size=size), "cpu", cal,
                                     corrected=False)
         assert estimate is not None, "a traced timm model always has an estimate"
