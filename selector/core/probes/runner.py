@@ -25,16 +25,17 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import time
 import weakref
 from collections import deque
-from pathlib import Path
 from typing import Any, Iterator
 
 from selector.core.probes import events as ev
 from selector.core.probes.events import ProbeEvent
+from selector.core.probes.launch import EOF, child_command, child_env, read_events, read_tail
+from selector.core.probes.launch import PROBE_CHILD_FLAG as PROBE_CHILD_FLAG  # re-exported
+from selector.core.probes.launch import frozen_console_executable as frozen_console_executable
 from selector.core.probes.oom import OomWatch
 from selector.core.probes.spec import ProbeSpec
 from selector.core.probes.watch import ProbeWatch
@@ -55,41 +56,6 @@ _LIVE: "weakref.WeakSet[ProbeRun]" = weakref.WeakSet()
 
 def _utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
-
-
-PROBE_CHILD_FLAG = "--probe-child"
-"""Hidden first argument of a frozen bundle's ``selector`` executable: run the probe child."""
-
-
-def frozen_console_executable() -> str:
-    """The bundle's console ``selector`` beside ``sys.executable`` (which may be the windowed
-    ``selector-gui``, whose standard streams Windows does not wire); else ``sys.executable``."""
-    exe = Path(sys.executable)
-    console = exe.with_name("selector" + exe.suffix)
-    return str(console) if console.is_file() else sys.executable
-
-
-def child_command() -> list[str]:
-    """``python -m selector.core.probes.child``; a frozen bundle (PyInstaller) has no ``-m``,
-    so there its console executable runs the child behind a hidden flag (``selector.cli``)."""
-    if getattr(sys, "frozen", False):
-        return [frozen_console_executable(), PROBE_CHILD_FLAG]
-    return [sys.executable, "-m", "selector.core.probes.child"]
-
-
-def child_env(spec: ProbeSpec) -> dict[str, str]:
-    """The child's environment: this one, plus selector importable, threads pinned."""
-    env = dict(os.environ)
-    if not getattr(sys, "frozen", False):  # a bundle carries selector inside itself
-        root = str(Path(__file__).resolve().parents[3])
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env["PYTHONUNBUFFERED"] = "1"
-    env["PYTHONFAULTHANDLER"] = "1"  # a segfault leaves a Python stack in the stderr tail
-    env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if spec.threads:
-        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            env[name] = str(spec.threads)
-    return env
 
 
 class ProbeRun:
@@ -208,8 +174,8 @@ class ProbeRun:
             threading.Thread(target=self._terminate, daemon=True).start()
         lines: queue.Queue = queue.Queue()
         tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
-        threading.Thread(target=_read_events, args=(proc.stdout, lines), daemon=True).start()
-        err_reader = threading.Thread(target=_read_tail, args=(proc.stderr, tail), daemon=True)
+        threading.Thread(target=read_events, args=(proc.stdout, lines), daemon=True).start()
+        err_reader = threading.Thread(target=read_tail, args=(proc.stderr, tail), daemon=True)
         err_reader.start()
         try:
             assert proc.stdin is not None  # opened with PIPE
@@ -252,7 +218,7 @@ class ProbeRun:
                 next_rss = now + RSS_POLL_S
                 state.watch.poll(now)
                 state.note_rss(proc.pid, now)
-            if item is _EOF:
+            if item is EOF:
                 return
             if item is not None:
                 event = self._event(state, item)
@@ -415,28 +381,6 @@ class _State:
         self.oom.sample(mib)
         if self.peak_rss_mib is None or mib > self.peak_rss_mib:
             self.peak_rss_mib = round(mib, 1)
-
-
-_EOF = object()
-
-
-def _read_events(pipe, out: queue.Queue) -> None:  # noqa: ANN001
-    try:
-        for line in pipe:
-            data = ev.decode(line)
-            if data is not None:
-                out.put(data)
-    except (OSError, ValueError):
-        pass
-    out.put(_EOF)
-
-
-def _read_tail(pipe, tail: deque) -> None:  # noqa: ANN001
-    try:
-        for line in pipe:
-            tail.append(line.decode("utf-8", errors="replace"))
-    except (OSError, ValueError):
-        pass
 
 
 def _first(rows: list[dict], key: str) -> str:
