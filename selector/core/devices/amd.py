@@ -18,7 +18,17 @@ import re
 from pathlib import Path
 from typing import Any
 
-from selector.core.devices.common import GpuInfo, PlatformReport, mib, plural, query, text
+from selector.core.devices.common import (
+    GpuInfo,
+    PlatformReport,
+    drm_cards,
+    mib,
+    plural,
+    query,
+    read_sysfs,
+    read_sysfs_int,
+    text,
+)
 
 SYSFS_DRM = Path("/sys/class/drm")
 AMD_VENDOR = "0x1002"
@@ -140,14 +150,11 @@ def _set_memory(gpu: GpuInfo, vram: Any, vram_used: Any, gtt: Any, gtt_used: Any
 def _from_sysfs(root: Path, ram_available_mib: float | None) -> list[GpuInfo]:
     """The amdgpu driver's own counters: ``mem_info_vram_total`` and friends, in bytes."""
     gpus: list[GpuInfo] = []
-    for card in sorted(root.glob("card[0-9]*")):
-        dev = card / "device"
-        if "-" in card.name or _read(dev / "vendor") != AMD_VENDOR:
-            continue
-        name = _read(dev / "product_name") or f"AMD GPU (PCI {_read(dev / 'device') or '?'})"
+    for dev in drm_cards(root, AMD_VENDOR):
+        name = read_sysfs(dev / "product_name") or f"AMD GPU (PCI {read_sysfs(dev / 'device') or '?'})"
         gpu = GpuInfo(index=len(gpus), name=name, vendor="amd", backend="rocm",
                       source="amdgpu sysfs", precisions=list(PRECISIONS))
-        vram, vram_used, gtt, gtt_used = (_read_int(dev / f"mem_info_{k}") for k in
+        vram, vram_used, gtt, gtt_used = (read_sysfs_int(dev / f"mem_info_{k}") for k in
                                           ("vram_total", "vram_used", "gtt_total", "gtt_used"))
         _set_memory(gpu, vram, vram_used, gtt, gtt_used, ram_available_mib, "amdgpu sysfs")
         gpus.append(gpu)
@@ -182,16 +189,3 @@ def _from_torch(torch: Any, ram_available_mib: float | None) -> list[GpuInfo]:
         gpus.append(gpu)
     return gpus
 
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return ""
-
-
-def _read_int(path: Path) -> int | None:
-    try:
-        return int(_read(path))
-    except ValueError:
-        return None

@@ -13,7 +13,8 @@ All memory figures are MiB (2**20 bytes).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 MIB = 1024 * 1024
 BACKENDS = ("cuda", "rocm", "xpu", "mps")
@@ -99,3 +100,28 @@ def cap_by_ram(free_mib: float | None, ram_available_mib: float | None) -> float
     if ram_available_mib is None:
         return free_mib
     return round(min(free_mib, ram_available_mib), 1)
+
+
+def drm_cards(root: Path, vendor: str) -> Iterator[Path]:
+    """The ``device`` folder of each DRM card under ``root`` (``/sys/class/drm``) whose PCI
+    vendor id is ``vendor`` (``0x1002``), in card order; connectors (``card0-DP-1``) skipped."""
+    for card in sorted(root.glob("card[0-9]*")):
+        dev = card / "device"
+        if "-" not in card.name and read_sysfs(dev / "vendor") == vendor:
+            yield dev
+
+
+def read_sysfs(path: Path) -> str:
+    """A sysfs attribute's text, stripped; empty when it is missing or unreadable."""
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+def read_sysfs_int(path: Path) -> int | None:
+    """A sysfs attribute as an integer (bytes, for ``mem_info_*``); None when absent or not one."""
+    try:
+        return int(read_sysfs(path))
+    except ValueError:
+        return None

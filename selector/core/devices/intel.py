@@ -13,7 +13,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-from selector.core.devices.common import GpuInfo, PlatformReport, cap_by_ram, mib, plural, query
+from selector.core.devices.common import (
+    GpuInfo,
+    PlatformReport,
+    cap_by_ram,
+    drm_cards,
+    mib,
+    plural,
+    query,
+    read_sysfs,
+)
 
 SYSFS_DRM = Path("/sys/class/drm")
 INTEL_VENDOR = "0x8086"
@@ -89,11 +98,8 @@ def _from_torch(torch: Any, ram_available_mib: float | None) -> tuple[list[GpuIn
 
 def _from_sysfs(root: Path) -> list[GpuInfo]:
     gpus: list[GpuInfo] = []
-    for card in sorted(root.glob("card[0-9]*")):
-        dev = card / "device"
-        if "-" in card.name or _read(dev / "vendor") != INTEL_VENDOR:
-            continue
-        pci = _read(dev / "device")
+    for dev in drm_cards(root, INTEL_VENDOR):
+        pci = read_sysfs(dev / "device")
         discrete = bool(_DISCRETE_PCI.match(pci))
         gpus.append(GpuInfo(
             index=len(gpus), name=f"Intel {'discrete' if discrete else 'integrated'} GPU (PCI {pci or '?'})",
@@ -103,9 +109,3 @@ def _from_sysfs(root: Path) -> list[GpuInfo]:
         ))
     return gpus
 
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return ""
