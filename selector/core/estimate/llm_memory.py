@@ -28,9 +28,10 @@ against measured peaks in ``tests/benchmarks/llm_memory_validation.py``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from selector.core.catalog.entry import CatalogEntry
 from selector.core.estimate.memory import MIB, MemoryEstimate, Workload
@@ -260,28 +261,26 @@ def longest_context(entry: CatalogEntry, workload: Workload, device: Any, margin
                     overhead_mib: float | None = None) -> int:
     """The most tokens per sequence (up to the model's position limit) that fit on ``device``
     at ``workload``'s batch, dtype and quantisation; 0 when not even one token does."""
-    import dataclasses
-
     limit = max(1, int(entry.input_size[0]) if entry.input_size else 2048)
-    low, high = 0, limit
-    while low < high:
-        mid = (low + high + 1) // 2
-        if _status(entry, dataclasses.replace(workload, seq_len=mid), device, margin, overhead_mib):
-            low = mid
-        else:
-            high = mid - 1
-    return low
+    return _most_that_fits(lambda n: dataclasses.replace(workload, seq_len=n), limit,
+                           entry, device, margin, overhead_mib)
 
 
 def largest_batch(entry: CatalogEntry, workload: Workload, device: Any, margin: float = 0.10,
                   overhead_mib: float | None = None, cap: int = 4096) -> int:
     """The largest batch (up to ``cap``) that fits at ``workload``'s context; 0: none does."""
-    import dataclasses
+    return _most_that_fits(lambda n: dataclasses.replace(workload, batch_size=n), cap,
+                           entry, device, margin, overhead_mib)
 
-    low, high = 0, cap
+
+def _most_that_fits(at: Callable[[int], Workload], high: int, entry: CatalogEntry, device: Any,
+                    margin: float, overhead_mib: float | None) -> int:
+    """The largest ``n`` (0 to ``high``) whose workload ``at(n)`` still fits, by bisection
+    (memory grows with ``n``: tokens per sequence or batch size); 0 when not even 1 does."""
+    low = 0
     while low < high:
         mid = (low + high + 1) // 2
-        if _status(entry, dataclasses.replace(workload, batch_size=mid), device, margin, overhead_mib):
+        if _status(entry, at(mid), device, margin, overhead_mib):
             low = mid
         else:
             high = mid - 1
@@ -292,8 +291,6 @@ def mildest_quant(entry: CatalogEntry, workload: Workload, device: Any, margin: 
                   overhead_mib: float | None = None) -> str | None:
     """The least lossy weight format that fits (fp32, bf16, int8, nf4 in that order: the cheapest
     step down from full precision), or None when even 4-bit does not."""
-    import dataclasses
-
     for name in QUANTS:
         if name == "fp16":
             continue
