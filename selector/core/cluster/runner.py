@@ -25,11 +25,12 @@ from typing import Any, Callable, Iterator
 from selector.core.cluster import require_ray
 from selector.core.cluster.remote import PLACED, run_probe
 from selector.core.probes import events as ev
+from selector.core.probes.bench import SessionQueue
 from selector.core.probes.events import ProbeEvent
 from selector.core.probes.spec import ProbeSpec
 from selector.core.results import record as rec
 from selector.core.results.record import ProbeResult
-from selector.core.results.store import SESSION_CLOSED, ResultStore, Session
+from selector.core.results.store import ResultStore, Session
 
 POLL_S = 0.1
 """How often ``events()`` wakes to notice a cancel when no event arrives, seconds."""
@@ -62,7 +63,7 @@ class _Remote:
         self.cancelled = False
 
 
-class ClusterBenchRun:
+class ClusterBenchRun(SessionQueue):
     """Probes on a Ray cluster (``connect`` first). See the module docstring."""
 
     def __init__(self, specs: list[ProbeSpec], *, store: ResultStore | None = None,
@@ -72,8 +73,10 @@ class ClusterBenchRun:
                  hardware: dict[str, Any] | None = None) -> None:
         """``hardware``: the caller's machine, kept only as the session's note of where the run
         was started from (each result carries its own node's profile)."""
+        super().__init__(store, session, session_name, {
+            "name": f"Ray cluster {address}", "source": "cluster", "cluster": address,
+            "started_from": (hardware or {}).get("name")})
         self.specs = list(specs)
-        self.store = store
         self.address = address
         self.accelerator_type = accelerator_type
         self.resources = resources
@@ -82,28 +85,9 @@ class ClusterBenchRun:
         self.current = None  # BenchRun's face: no single probe is "the" current one here
         self._remotes: dict[str, _Remote] = {}
         self._events: queue.Queue = queue.Queue()
-        self._cancelled = threading.Event()
         self._lock = threading.Lock()
         self._packed: dict[str, Any] = {}
         self._task: Any = None
-        self.session: Session | None = None
-        if store is not None:
-            if isinstance(session, str):
-                self.session = store.get_session(session)
-            elif session is not None:
-                self.session = session
-            else:
-                self.session = store.create_session(session_name, {
-                    "name": f"Ray cluster {address}", "source": "cluster", "cluster": address,
-                    "started_from": (hardware or {}).get("name")})
-
-    @property
-    def session_id(self) -> str | None:
-        return self.session.id if self.session else None
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled.is_set()
 
     # ---------------------------------------------------------------- control
     def cancel(self, reason: str = "cancelled") -> None:
@@ -156,8 +140,7 @@ class ClusterBenchRun:
         finally:
             if ended < len(self.specs):  # the caller stopped listening: nothing runs on unwatched
                 self.cancel("the run was closed")
-        if self.store is not None and self.session is not None and not self._cancelled.is_set():
-            self.store.set_session_status(self.session.id, SESSION_CLOSED)
+        self._close_session()
 
     def _submit(self, index: int, spec: ProbeSpec) -> None:
         spec.session_id = self.session_id

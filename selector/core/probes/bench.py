@@ -27,7 +27,40 @@ from selector.core.results.record import ProbeResult
 from selector.core.results.store import SESSION_CLOSED, ResultStore, Session
 
 
-class BenchRun:
+class SessionQueue:
+    """What a queue of probes shares however it runs them (here, or on a Ray cluster): the
+    store and session its results go to, and the cancel flag any thread may set."""
+
+    def __init__(self, store: ResultStore | None, session: Session | str | None,
+                 session_name: str, note: dict[str, Any] | None) -> None:
+        """``session``: a ``Session`` or session id to add to; default a new one named
+        ``session_name`` with ``note`` (where it ran) stored beside it."""
+        self.store = store
+        self._cancelled = threading.Event()
+        self.session: Session | None = None
+        if store is not None:
+            if isinstance(session, str):
+                self.session = store.get_session(session)
+            elif session is not None:
+                self.session = session
+            else:
+                self.session = store.create_session(session_name, note)
+
+    @property
+    def session_id(self) -> str | None:
+        return self.session.id if self.session else None
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def _close_session(self) -> None:
+        """Every probe ran: the session is closed (a cancelled one stays open, to resume)."""
+        if self.store is not None and self.session is not None and not self._cancelled.is_set():
+            self.store.set_session_status(self.session.id, SESSION_CLOSED)
+
+
+class BenchRun(SessionQueue):
     """A queue of probes run in order, each in its own child process."""
 
     def __init__(self, specs: list[ProbeSpec], *, store: ResultStore | None = None,
@@ -41,31 +74,14 @@ class BenchRun:
         result (None: detected, without torch, when the run starts). ``free_mib(device)``:
         free memory for the pre-flight check (default: psutil / NVML, read before each probe).
         """
+        super().__init__(store, session, session_name, hardware)
         self.specs = list(specs)
-        self.store = store
         self.hardware = hardware
         self.free_mib = free_mib
         self.grace_s = grace_s
         self.results: list[ProbeResult] = []
         self.current: ProbeRun | None = None
-        self._cancelled = threading.Event()
         self._skipped: set[str] = set()
-        self.session: Session | None = None
-        if store is not None:
-            if isinstance(session, str):
-                self.session = store.get_session(session)
-            elif session is not None:
-                self.session = session
-            else:
-                self.session = store.create_session(session_name, hardware)
-
-    @property
-    def session_id(self) -> str | None:
-        return self.session.id if self.session else None
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled.is_set()
 
     def cancel(self, reason: str = "cancelled") -> None:
         """Stop the probe in flight (within a second) and skip the ones not started."""
@@ -128,8 +144,7 @@ class BenchRun:
             if (run.result is not None and run.result.status == rec.CANCELLED
                     and spec.id not in self._skipped):
                 self._cancelled.set()  # Ctrl-C or a cancel of the whole run, not of one row
-        if self.store is not None and self.session is not None and not self._cancelled.is_set():
-            self.store.set_session_status(self.session.id, SESSION_CLOSED)
+        self._close_session()
 
     def _finish(self, result: ProbeResult, index: int, count: int,
                 event: ProbeEvent | None = None) -> ProbeEvent:
