@@ -15,7 +15,7 @@ recorded; out of memory halves the batch and goes on, as the classification fine
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from selector.core.devices.backend import empty_cache, synchronize
 from selector.core.errors import SelectorError
@@ -23,12 +23,29 @@ from selector.core.probes.context import is_oom
 from selector.core.probes.settings import FinetuneSettings
 from selector.core.results.record import FinetuneReport
 
+if TYPE_CHECKING:
+    from selector.core.data.lm_text import LMText
+
 DEFAULT_LENGTH = 128
 LORA_LR = 2e-4
 """LoRA's usual learning rate, used unless ``lr`` is set (the encoder default of 1e-4 is for
 whole-model fine-tunes)."""
 MAX_EVAL_BLOCKS = 8
 INSTALL = 'LoRA needs peft: pip install "selector[llm]" (or pip install peft)'
+
+
+def read_user_text(spec, ctx, probe: str) -> LMText:  # noqa: ANN001 - ProbeSpec, ProbeContext
+    """The user's text for a decoder probe (this one and perplexity), its notes logged; a
+    ``SelectorError`` naming ``probe`` when no ``--data`` was given."""
+    from selector.core.data.lm_text import from_spec
+
+    if not spec.data:
+        raise SelectorError(f"{probe} needs your text: --data FILE (.txt, .jsonl, .csv)")
+    ctx.phase("data", f"reading {spec.data.get('source')}")
+    text = from_spec(spec.data)
+    for note in text.notes:
+        ctx.log(note)
+    return text
 
 
 def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
@@ -39,7 +56,7 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
         import peft
     except ImportError:
         raise SelectorError(INSTALL) from None
-    from selector.core.data.lm_text import blocks, from_spec, tokenizer_for
+    from selector.core.data.lm_text import blocks, tokenizer_for
     from selector.core.probes import environment as env
     from selector.core.probes.loading import load_model
     from selector.core.probes.memory import MemoryMonitor
@@ -49,12 +66,7 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
     device = env.resolve_device(spec.device)
     torch.manual_seed(int(p["seed"]))
     software = env.software_versions()
-    if not spec.data:
-        raise SelectorError("a decoder's fine-tune needs your text: --data FILE (.txt, .jsonl, .csv)")
-    ctx.phase("data", f"reading {spec.data.get('source')}")
-    text = from_spec(spec.data)
-    for note in text.notes:
-        ctx.log(note)
+    text = read_user_text(spec, ctx, "a decoder's fine-tune")
     ctx.phase("load", f"building {spec.model}")
     loaded = load_model(spec, device)
     vocab = int(getattr(loaded.model.config, "vocab_size", 0) or 0)

@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 from selector.core.errors import SelectorError
+from selector.core.probes.kinds.lora import read_user_text
 from selector.core.probes.settings import PerplexitySettings
 
 RANDOM_CAVEAT = ("architecture-only (random) weights: this perplexity is of random weights and says "
@@ -34,7 +35,7 @@ CHARS_PER_TOKEN = 4
 def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
     import torch
 
-    from selector.core.data.lm_text import blocks, from_spec, tokenizer_for
+    from selector.core.data.lm_text import blocks, tokenizer_for
     from selector.core.probes import environment as env
     from selector.core.probes.loading import entry_for, load_model
     from selector.core.probes.memory import MemoryMonitor
@@ -47,12 +48,7 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
     if not entry.is_decoder:
         raise SelectorError(f"{spec.model}: the perplexity probe is for text-generation models; "
                             "use the transfer probe for encoders and vision models")
-    if not spec.data:
-        raise SelectorError("the perplexity probe needs your text: --data FILE (.txt, .jsonl, .csv)")
-    ctx.phase("data", f"reading {spec.data.get('source')}")
-    text = from_spec(spec.data)
-    for note in text.notes:
-        ctx.log(note)
+    text = read_user_text(spec, ctx, "the perplexity probe")
     sample, chars = [], 0
     for doc in text.test:
         sample.append(doc)
