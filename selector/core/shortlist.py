@@ -23,7 +23,7 @@ The user can then add or remove models before the run starts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from selector.core.catalog import filters
 from selector.core.catalog.entry import CatalogEntry
@@ -67,19 +67,12 @@ class Shortlist:
     """Models that would have been chosen but are far too slow on this CPU, each with why."""
 
 
-def shortlist(
-    entries: list[CatalogEntry],
-    request: Request,
-    profile: HardwareProfile,
-    n: int = 6,
-    *,
-    per_family: int = 2,
-    prefer_local_weights: bool = True,
-    calibration: "Calibration | None" = None,
-) -> list[ShortlistItem]:
-    """Up to ``n`` candidates for ``request`` on ``profile``, best prior first."""
-    return plan_shortlist(entries, request, profile, n, per_family=per_family,
-                          prefer_local_weights=prefer_local_weights, calibration=calibration).chosen
+def shortlist(entries: list[CatalogEntry], request: Request, profile: HardwareProfile, n: int = 6,
+              **options: Any) -> list[ShortlistItem]:
+    """Up to ``n`` candidates for ``request`` on ``profile``, best prior first: the ``chosen``
+    of :func:`plan_shortlist`, which takes the same ``options`` (``per_family``,
+    ``prefer_local_weights``, ``calibration``)."""
+    return plan_shortlist(entries, request, profile, n, **options).chosen
 
 
 def plan_shortlist(
