@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     if (sys.argv[1:] if argv is None else list(argv))[:1] == ["--probe-child"]:
         return _probe_child()
+    if (sys.argv[1:] if argv is None else list(argv))[:1] == ["--calibrate-child"]:  # frozen app's calibration
+        from selector.core.estimate.calibration import main as calibrate_main
+
+        return calibrate_main(sys.argv[2:] if argv is None else list(argv)[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "run", None) is None:

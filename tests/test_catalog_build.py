@@ -182,7 +182,6 @@ def test_start_up_shows_the_catalog_first_and_starts_no_build(monkeypatch):
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     [(what, catalog)] = list(workflow.load_catalog_quietly())
     assert what == "catalog" and len(catalog) > 1000 and not calls  # the calibration is a step of its own
-    assert list(workflow.calibrate_quietly()) == [("calibrating", None), ("calibration", "measured")]
     time.sleep(0.5)
     started = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
     assert not started, f"start-up started processes: {[' '.join(p.cmdline()) for p in started]}"

@@ -17,8 +17,8 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QLabel, QMessageBox
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QMessageBox
 
 from selector.core.catalog.entry import CatalogEntry
 from selector.core.catalog.rebuild import BuildProgress, CatalogBuild
@@ -31,8 +31,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from selector.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
-CALIBRATE_AFTER_MS = 5000
-"""The latest the calibration starts after the catalog arrived, rows shown or not."""
 
 
 class RetraceController(QObject):
@@ -153,53 +151,6 @@ class CatalogBuildController(QObject):
 
 
 # ------------------------------------------------------------- window steps
-def startup_step(window: "MainWindow", what: str, value: Any) -> None:
-    """The calibration half of start-up (``workflow.load_catalog_quietly``): say what runs,
-    in a label of its own (the status bar's message changes with every hardware update)."""
-    label = calibration_label(window)
-    if what == "calibrating":
-        label.setText("Calibrating this CPU for latency estimates…")
-        label.show()
-        return
-    label.hide()
-    window.calibration = value
-    window.statusBar().showMessage("Latency estimates ready" if value is not None
-                                   else "CPU calibration failed: latency estimates are off", 10_000)
-
-
-def calibrate_once_shown(window: "MainWindow") -> None:
-    """Start the CPU calibration (``workflow.calibrate_quietly``) once the catalog's rows are on
-    screen, or after ``CALIBRATE_AFTER_MS`` at the latest: its torch work would otherwise
-    compete with the table's first badges for the CPU and the worker threads."""
-    from selector.ui import workflow
-
-    started: list[bool] = []
-
-    def start(*_: object) -> None:
-        if started or not window.isVisible():
-            return
-        started.append(True)
-        window.workers.start("CPU calibration", workflow.calibrate_quietly,
-                             on_yield=lambda step: startup_step(window, *step))
-
-    def on_rows(count: int) -> None:
-        if count:
-            start()
-
-    window.catalog_view.sig_rows_ready.connect(on_rows)
-    QTimer.singleShot(CALIBRATE_AFTER_MS, window, start)
-
-
-def calibration_label(window: "MainWindow") -> QLabel:
-    label = window.statusBar().findChild(QLabel, "calibration_status")
-    if label is None:
-        label = QLabel()
-        label.setObjectName("calibration_status")
-        label.hide()
-        window.statusBar().addPermanentWidget(label)
-    return label
-
-
 def rebuild_catalog(window: "MainWindow") -> None:
     """Catalog rebuild, after the user confirms: it measures every model again."""
     if window.catalog_build.running:

@@ -17,12 +17,11 @@ import traceback
 from pathlib import Path
 
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
     QMainWindow,
-    QMenu,
     QScrollArea,
     QSplitter,
     QTabWidget,
@@ -39,8 +38,8 @@ from selector.core.request import Request
 from selector.core.session import AppSession
 from selector.core.results.record import ProbeStatus
 from selector.ui import workflow
-from selector.ui.about import show_about
 from selector.ui.banner import MessageBanner
+from selector.ui.calibration_status import CpuCalibration, calibrate_once_shown, show_step
 from selector.ui import catalog_build_controller as upkeep
 from selector.ui.catalog_view import CatalogView
 from selector.ui.compare_view import CompareView
@@ -53,6 +52,7 @@ from selector.ui.probe_queue import ProbeQueuePanel
 from selector.ui.recommendation_panel import RecommendationPanel
 from selector.ui.request_panel import RequestPanel
 from selector.ui.live_hardware import LiveHardware
+from selector.ui.menus import build_menus
 from selector.ui.results_presenter import present
 from selector.ui.run_controller import RunController
 from selector.ui.session_mirror import SessionMirror
@@ -92,15 +92,19 @@ class MainWindow(SessionMirror, QMainWindow):
         self.recent = []
         """The store's latest sessions (``SessionSummary``), read in a worker for File > Open recent."""
         self.live_hardware = LiveHardware()
+        self.cpu_calibration = CpuCalibration()
         self.confirm_shortlist = True
         """Tests switch the shortlist dialog off."""
+        self.busy_check = None
+        """The worker checking how busy the machine is before a run (``workflow.start_benchmark``)."""
         self.probe_params: dict = {}
         """Extra per-kind probe settings (tests make probes quick)."""
         self._selecting = False
         self.selected_model = ""
         """The model followed everywhere (its latency distribution is the one plotted)."""
         self._build()
-        self._build_menus()
+        self.menu_actions = build_menus(self)
+        """The menus' actions by name (``menus.build_menus``)."""
         self._restore_layout()
         self._start_heartbeat()
         self.load_source(_source_from_arg(profile_source))
@@ -179,47 +183,6 @@ class MainWindow(SessionMirror, QMainWindow):
         self.catalog_build = upkeep.CatalogBuildController(self.workers, self.build_bar, parent=self)
         self.catalog_build.sig_finished.connect(lambda ok, text: upkeep.catalog_built(self, ok, text))
 
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        self.action_open_data = _action(self, "Open &data…", QKeySequence.StandardKey.Open,
-                                        self.request_panel.data_button.showMenu)
-        self.action_open_sheet = _action(self, "Open &sheet(s)…", "Ctrl+Shift+O", self.open_sheets_dialog)
-        self.recent_menu = QMenu("Open &recent session", self)
-        self.recent_menu.setToolTipsVisible(True)
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        self.action_export = _action(self, "&Export sheet…", "Ctrl+E", self.export_dialog)
-        self.action_save_plot = _action(self, "Save &plot…", "Ctrl+Shift+P", self.plots.save_dialog)
-        self.action_open_profile = _action(self, "Open hardware profile…", None, self.open_profile_dialog)
-        self.action_save_profile = _action(self, "Save hardware profile…", None, self.save_profile_dialog)
-        self.action_prefs = _action(self, "Pre&ferences…", QKeySequence.StandardKey.Preferences,
-                                    self.preferences_dialog)
-        self.action_quit = _action(self, "&Quit", QKeySequence.StandardKey.Quit, self.close)
-        file_menu.addAction(self.action_open_data)
-        file_menu.addAction(self.action_open_sheet)
-        file_menu.addMenu(self.recent_menu)
-        for item in (self.action_export,
-                     self.action_save_plot, None, self.action_open_profile, self.action_save_profile,
-                     None, self.action_prefs, None, self.action_quit):
-            file_menu.addSeparator() if item is None else file_menu.addAction(item)
-        edit_menu = bar.addMenu("&Edit")
-        self.action_find = _action(self, "&Find model…", QKeySequence.StandardKey.Find, self.focus_search)
-        edit_menu.addAction(self.action_find)
-        run_menu = bar.addMenu("&Run")
-        self.action_benchmark = _action(self, "&Benchmark best candidates", "Ctrl+B", self.benchmark_best)
-        self.action_cancel_all = _action(self, "&Cancel all probes", "Ctrl+.", self.run.cancel_all)
-        self.action_download = _action(self, "&Download weights of selected models", "Ctrl+D",
-                                       self.catalog_view.request_download)
-        self.action_cancel_download = _action(self, "Cancel &download", None, self.downloads.cancel)
-        self.action_rebuild_catalog = _action(self, "&Rebuild catalog…", None, lambda: upkeep.rebuild_catalog(self))
-        for action in (self.action_benchmark, self.action_cancel_all, None, self.action_download,
-                       self.action_cancel_download, None, self.action_rebuild_catalog):
-            run_menu.addSeparator() if action is None else run_menu.addAction(action)
-        hardware_menu = bar.addMenu("Hard&ware")  # runs here, or on a Ray cluster
-        hardware_menu.addAction(_action(self, "&Cluster…", None, lambda: cluster_dialog.choose_cluster(self)))
-        help_menu = bar.addMenu("&Help")
-        help_menu.addAction(_action(self, f"&About {APP_NAME}", None, lambda: show_about(self)))
-
     # --------------------------------------------------------------- hardware
     def load_source(self, source: str) -> None:
         """Switch to ``live``, ``ref:<name>`` or ``file:<path>``; detection runs off the GUI thread."""
@@ -289,9 +252,9 @@ class MainWindow(SessionMirror, QMainWindow):
     def _on_startup_step(self, step) -> None:  # noqa: ANN001 - (what, value), see load_catalog_quietly
         if step[0] == "catalog":
             self._on_catalog(step[1])
-            upkeep.calibrate_once_shown(self)
+            calibrate_once_shown(self)
         else:
-            upkeep.startup_step(self, *step)
+            show_step(self, *step)
 
     def _on_catalog(self, catalog) -> None:  # noqa: ANN001 - Catalog
         self.catalog = catalog
@@ -430,6 +393,7 @@ class MainWindow(SessionMirror, QMainWindow):
         self.retrace.shutdown()
         self.run.shutdown()
         self.live_hardware.stop()
+        self.cpu_calibration.stop()
         start = time.monotonic()
         self.workers.shutdown()
         log.info("closed in %.2f s", time.monotonic() - start)
@@ -442,11 +406,3 @@ def _source_from_arg(spec: str | None) -> str:
     if Path(spec).exists():
         return f"file:{spec}"
     return f"ref:{spec}"
-
-
-def _action(parent: QWidget, text: str, shortcut, slot) -> QAction:  # noqa: ANN001
-    action = QAction(text, parent)
-    if shortcut is not None:
-        action.setShortcut(QKeySequence(shortcut))
-    action.triggered.connect(slot)
-    return action

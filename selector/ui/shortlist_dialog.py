@@ -3,7 +3,9 @@
 It lists the core's shortlist (each with why it was picked) plus the models selected in the
 catalog table; unticking removes a model, selecting more rows in the catalog before clicking
 adds them. Models the shortlist left out as far too slow for this CPU are listed unticked,
-each with its reason: ticking one is the user asking for it.
+each with its reason: ticking one is the user asking for it. When other work was running on
+the machine just before (``contention.machine_busy``), a warning above the list says so: the
+user may start anyway (the rows will be marked noisy) or cancel and wait.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from selector.core.shortlist import ShortlistItem
 
 class ShortlistDialog(QDialog):
     def __init__(self, items: list[ShortlistItem], extra: list[CatalogEntry], top_k: int,
-                 parent: QWidget | None = None, left_out: Sequence[ShortlistItem] = ()) -> None:
+                 parent: QWidget | None = None, left_out: Sequence[ShortlistItem] = (),
+                 busy: str | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Benchmark these models?")
         self.resize(720, 420)
@@ -39,6 +42,12 @@ class ShortlistDialog(QDialog):
             intro.setText(intro.text() + " Unticked: left out as far too slow for this CPU "
                           "(each says why); tick one to measure it anyway.")
         intro.setWordWrap(True)
+        self.busy = QLabel(busy or "")
+        """The machine was busy just now (``contention.machine_busy``): the user may still start."""
+        self.busy.setObjectName("busy_warning")
+        self.busy.setWordWrap(True)
+        self.busy.setStyleSheet("#busy_warning { background: #fff3cd; color: #222; padding: 6px; }")
+        self.busy.setVisible(bool(busy))
         self.list = QListWidget()
         self._entries: dict[str, CatalogEntry] = {}
         for item in items:
@@ -55,6 +64,7 @@ class ShortlistDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.busy)
         layout.addWidget(intro)
         layout.addWidget(self.list, 1)
         layout.addWidget(buttons)

@@ -27,6 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from selector.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
+BUSY_CHECK_S = 0.5
+"""How long the machine is watched before a run (``contention.machine_busy``), seconds."""
 EXPORT_FILTERS = ("PDF (*.pdf);;HTML, self-contained (*.html);;Markdown (*.md);;"
                   "CSV (*.csv);;JSON, opens again in the app (*.json)")
 
@@ -38,28 +40,11 @@ def load_catalog_quietly() -> Iterator[tuple[str, Any]]:
     The snapshot loads in a fraction of a second. A snapshot built with other timm/transformers
     versions is used as it is: nothing is rebuilt here; the entries a user looks at are
     re-traced one by one (``catalog.retrace``). The CPU calibration is the second step
-    (``calibrate_quietly``), started once the table shows, so the two never compete.
+    (``calibration_status``, in a child process), started once the table shows.
     """
     from selector.core.catalog.catalog import load_catalog
 
     yield "catalog", load_catalog()
-
-
-def calibrate_quietly() -> Iterator[tuple[str, Any]]:
-    """Start-up's second step, in a worker: ``("calibrating", None)`` when no calibration is
-    cached and one is measured now (tens of seconds of torch work on a new machine), then
-    ``("calibration", Calibration | None)``."""
-    from selector.core.estimate.calibration import get_calibration, load_calibration
-
-    try:
-        calibration = load_calibration()
-        if calibration is None:
-            yield "calibrating", None
-            calibration = get_calibration(run_if_missing=True)
-    except Exception:  # noqa: BLE001 - latency estimates are optional
-        log.exception("CPU calibration failed; latency estimates are off")
-        calibration = None
-    yield "calibration", calibration
 
 
 @lru_cache(maxsize=1)
@@ -105,7 +90,8 @@ def remember_request(settings: QSettings, request: Request) -> None:
 
 # ------------------------------------------------------------------ benchmark
 def start_benchmark(window: "MainWindow") -> None:
-    """Shortlist what fits, let the user confirm, then run the funnel in the background."""
+    """Shortlist what fits, watch the machine for half a second (off the GUI thread), let the
+    user confirm, with a warning when other work is running, then run the funnel."""
     session = window.session
     session.set_request(window.request_panel.request())
     try:
@@ -115,21 +101,46 @@ def start_benchmark(window: "MainWindow") -> None:
             and not session.running else "info"
         window.banner.show_message(f"{err}.", level=level)
         return
+    if window.busy_check is not None:  # a click while the last one is checked
+        return
+    from selector.core.probes.contention import machine_busy
+
     plan = session.shortlist(window.prefs.shortlist_size)
-    items = plan.chosen
     selected = [session.catalog.get(m) for m in window.catalog_view.selected_ids()]
+
+    def checked(busy: str | None) -> None:
+        window.busy_check = None
+        if window.isVisible() and not session.running:
+            _confirm_and_run(window, plan, selected, busy)
+
+    window.statusBar().showMessage("Checking how busy this machine is…", 5000)
+    worker = window.workers.start("Checking how busy this machine is", machine_busy, BUSY_CHECK_S,
+                                  on_result=checked)
+    worker.errored.connect(lambda *_: setattr(window, "busy_check", None))
+    window.busy_check = worker
+
+
+def _confirm_and_run(window: "MainWindow", plan: Any, selected: list, busy: str | None) -> None:
+    """The shortlist dialog (``busy``: one line shown above the list), or the banner when the
+    dialog is switched off; then the run."""
+    items = plan.chosen
+    if busy:
+        busy = busy[0].upper() + busy[1:]
     if window.confirm_shortlist:
         dialog = ShortlistDialog(items, selected, window.prefs.finetune_top_k, window,
-                                 left_out=plan.left_out)
+                                 left_out=plan.left_out, busy=busy)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         chosen = dialog.chosen()
     else:
         chosen = selected or [i.entry for i in items]
+        if busy:
+            window.banner.show_message(busy, level="warning")
     if not chosen:
         window.banner.show_message("Nothing to benchmark: no model fits these settings. Loosen the "
                                    "memory budget or pick models in the catalog.", level="warning")
         return
+    session = window.session
     if session.request.data not in ("", "sample"):
         window.prefs.remember_data(session.request.data)
     run(window, chosen)

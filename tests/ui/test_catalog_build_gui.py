@@ -1,9 +1,8 @@
-"""The window's catalog upkeep: the table first and the calibration second, the selected entry
-re-traced in the background, and a rebuild only when asked, cancelled with its processes."""
+"""The window's catalog upkeep: the selected entry re-traced in the background, and a rebuild only
+when asked, cancelled with its processes (the start-up calibration: ``test_calibration_status``)."""
 
 from __future__ import annotations
 
-import threading
 
 import psutil
 import pytest
@@ -14,28 +13,6 @@ from selector.core.estimate.trace import PROFILE_VERSION
 def _descendants() -> set[int]:
     return {p.pid for p in psutil.Process().children(recursive=True)
             if "resource_tracker" not in " ".join(p.cmdline())}
-
-
-def test_catalog_shows_while_the_cpu_is_calibrated(qtbot, make_main_window, monkeypatch):
-    """A new machine (no cached calibration): the table fills at once, the status says what runs."""
-    from selector.core.estimate import calibration
-    from selector.ui import catalog_build_controller as upkeep
-
-    release = threading.Event()
-    monkeypatch.setattr(calibration, "load_calibration", lambda threads=None: None)
-    monkeypatch.setattr(calibration, "get_calibration", lambda **kw: release.wait(60) and "calibrated")
-    window = make_main_window()
-    try:
-        qtbot.waitUntil(lambda: window.catalog is not None and window.catalog_view.model.rowCount() > 1000,
-                        timeout=60_000)
-        label = upkeep.calibration_label(window)
-        qtbot.waitUntil(lambda: label.isVisible() and "Calibrating this CPU" in label.text(), timeout=10_000)
-        assert window.calibration is None
-    finally:
-        release.set()
-    qtbot.waitUntil(lambda: window.calibration == "calibrated", timeout=30_000)
-    assert not label.isVisible()
-    assert not any("refreshed" in problem for problem in window.catalog.problems)
 
 
 @pytest.mark.slow

@@ -136,5 +136,5 @@ def test_main_window_offers_the_action_in_the_run_menu(qtbot, make_main_window, 
     entry = window.catalog.get("resnet50.a1_in1k")
     entry.weights_cached = False
     with qtbot.waitSignal(window.downloads.sig_finished, timeout=10_000):
-        window.action_download.trigger()
+        window.menu_actions.download.trigger()
     assert entry.weights_cached and weights_cell(window.catalog_view, "resnet50.a1_in1k") == "local"

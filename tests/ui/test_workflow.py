@@ -262,3 +262,44 @@ def test_the_objective_re_ranks_an_opened_sheet(qtbot, make_main_window, tmp_pat
     combo.setCurrentIndex(combo.findData("latency"))
     qtbot.waitUntil(lambda: window.sheet.recommendation.recommended == "fast_rough", timeout=30_000)
     assert "fast_rough" in window.recommendation_panel.summary.text()
+
+
+def test_a_busy_machine_is_said_before_a_run_starts(qtbot, make_main_window, tiny_catalog, monkeypatch):
+    import threading
+
+    from PySide6.QtWidgets import QDialog
+
+    from selector.core.probes import contention
+    from selector.ui.shortlist_dialog import ShortlistDialog
+
+    busy = ("the machine is busy: other processes used 1.8 of 2 CPUs. "
+            "Measurements taken now will be marked noisy.")
+    checked_on: list[bool] = []  # whether each check ran on the GUI thread
+
+    def machine_busy(seconds=0.5, answer=busy):
+        checked_on.append(threading.current_thread() is threading.main_thread())
+        return answer
+
+    shown: list[tuple[str, bool]] = []
+
+    def exec_(dialog):  # what the user sees; then Cancel
+        shown.append((dialog.busy.text(), not dialog.busy.isHidden()))
+        return QDialog.DialogCode.Rejected
+
+    monkeypatch.setattr(contention, "machine_busy", machine_busy)
+    monkeypatch.setattr(ShortlistDialog, "exec", exec_)
+    window = ready_window(qtbot, make_main_window)
+    window.confirm_shortlist = True
+    select(window, ["test_resnet"])
+    window.benchmark_best()
+    window.benchmark_best()  # a second click while the machine is watched starts nothing more
+    qtbot.waitUntil(lambda: bool(shown), timeout=30_000)
+    assert shown == [("The machine is busy: other processes used 1.8 of 2 CPUs. Measurements taken "
+                      "now will be marked noisy.", True)]
+    assert checked_on == [False]  # watched off the GUI thread
+    assert not window.session.running and window.busy_check is None  # cancelled: nothing runs
+
+    monkeypatch.setattr(contention, "machine_busy", lambda seconds=0.5: machine_busy(answer=None))
+    window.benchmark_best()
+    qtbot.waitUntil(lambda: len(shown) == 2, timeout=30_000)
+    assert shown[1] == ("", False)  # a quiet machine: no warning

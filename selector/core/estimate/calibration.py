@@ -6,7 +6,9 @@ per-op overhead), then times two small reference models end to end (``resnet18``
 small ViT, random weights) and keeps one correction factor so that whole models, with their
 varied layer shapes, come out right on average. The result is a :class:`Calibration`, cached
 in ``cache_dir()`` per machine, torch version and thread count, so it runs once (a few
-seconds), not at every start.
+seconds), not at every start. The desktop app measures it in a child process
+(``python -m selector.core.estimate.calibration --json``, see ``child_command``): torch's
+import would stall its GUI thread, and a child can be killed when the window closes.
 
 The machine is watched while it calibrates (``probes.contention``): a calibration measured
 while other work ran, or while the machine's speed moved, is *provisional*: used by this
@@ -25,6 +27,7 @@ import os
 import platform
 import socket
 import statistics
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,6 +144,12 @@ def get_calibration(threads: int | None = None, run_if_missing: bool = True) -> 
         else:
             save_calibration(cal)
     return cal
+
+
+def keep_provisional(cal: Calibration, threads: int | None = None) -> None:
+    """Use ``cal`` in this process (never cached): a provisional calibration measured in a child
+    (``child_command``), so this process's ``get_calibration`` returns it rather than measuring."""
+    _PROVISIONAL[threads] = cal
 
 
 def provisional_note(cal: Calibration | None) -> str | None:
@@ -289,3 +298,47 @@ def _cpu_name() -> str:
         return _cpu_model_name()
     except Exception:  # noqa: BLE001 - a name is nice to have
         return platform.processor() or os.uname().machine
+
+
+# ------------------------------------------------------------------------------ child process
+CALIBRATE_CHILD_FLAG = "--calibrate-child"
+"""Hidden first argument of a frozen bundle's ``selector`` executable: run ``main`` (``selector.cli``)."""
+
+
+def child_command(threads: int | None = None) -> list[str]:
+    """The command that calibrates this CPU in a child process and prints it as JSON (``main``).
+    A frozen bundle has no ``-m``: its console executable runs ``main`` behind a hidden flag."""
+    if getattr(sys, "frozen", False):
+        from selector.core.probes.runner import frozen_console_executable
+
+        base = [frozen_console_executable(), CALIBRATE_CHILD_FLAG]
+    else:
+        base = [sys.executable, "-m", "selector.core.estimate.calibration"]
+    return [*base, "--json", *(["--threads", str(threads)] if threads else [])]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m selector.core.estimate.calibration [--json] [--threads N]``: the cached
+    calibration, or one measured now and cached (a provisional one, measured on a busy machine,
+    is printed but not cached). ``--json`` prints ``Calibration.to_dict()`` on one line."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m selector.core.estimate.calibration",
+                                     description="Calibrate this CPU for latency estimates.")
+    parser.add_argument("--json", action="store_true", help="print the calibration as JSON")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    args = parser.parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be 1 or more")
+    cal = get_calibration(args.threads)
+    assert cal is not None, "run_if_missing always gives one"
+    if args.json:
+        print(json.dumps(cal.to_dict()), flush=True)
+    else:
+        print(provisional_note(cal) or f"CPU calibrated: {cal.cpu}, {cal.threads} threads, "
+              f"correction {cal.correction:.2f} (cached in {_cache_file()})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
