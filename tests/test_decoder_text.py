@@ -43,3 +43,12 @@ def test_text_is_read_with_its_phase(tmp_path):
     assert ctx.phases == [("data", f"reading {path}")]
     assert text.train and text.test
     assert ctx.logs == list(text.notes)
+
+
+def test_pad_blocks_masks_and_ignores_the_padding():
+    from selector.core.probes.kinds.lora import pad_blocks
+
+    ids, mask, labels = pad_blocks([[5, 6, 7], [8]], "cpu")
+    assert ids.tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert mask.tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert labels.tolist() == [[5, 6, 7], [8, -100, -100]]

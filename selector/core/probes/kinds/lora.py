@@ -187,7 +187,9 @@ def run(spec, ctx) -> dict[str, Any]:  # noqa: ANN001 - ProbeSpec, ProbeContext
             "message": f"LoRA rank {p['lora_rank']}: {len(step_ms)} steps at batch {batch}{gain}"}
 
 
-def _pad(chunk: list[list[int]], device: str) -> tuple[Any, Any, Any]:
+def pad_blocks(chunk: list[list[int]], device: str) -> tuple[Any, Any, Any]:
+    """Token blocks of unequal length as one batch on ``device``: ids (zero-padded), the
+    attention mask, and labels with the padding set to -100 (ignored by the loss)."""
     import torch
 
     width = max(map(len, chunk))
@@ -204,7 +206,7 @@ def _step(model, optimizer, chunk: list[list[int]], device: str) -> tuple[float,
     """One optimizer step: ``(ms, loss)``."""
     synchronize(device)
     start = time.perf_counter()
-    ids, mask, labels = _pad(chunk, device)
+    ids, mask, labels = pad_blocks(chunk, device)
     loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
     loss.backward()
     optimizer.step()
@@ -221,7 +223,7 @@ def _heldout_loss(model, test: list[list[int]], device: str, batch: int = 4) -> 
     total, count = 0.0, 0
     with torch.no_grad():
         for i in range(0, len(test), batch):
-            ids, mask, labels = _pad(test[i:i + batch], device)
+            ids, mask, labels = pad_blocks(test[i:i + batch], device)
             n = int((labels[:, 1:] != -100).sum())
             total += float(model(input_ids=ids, attention_mask=mask, labels=labels).loss) * n
             count += n

@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 from selector.core.errors import SelectorError
-from selector.core.probes.kinds.lora import read_user_text
+from selector.core.probes.kinds.lora import pad_blocks, read_user_text
 from selector.core.probes.settings import PerplexitySettings
 
 RANDOM_CAVEAT = ("architecture-only (random) weights: this perplexity is of random weights and says "
@@ -132,13 +132,7 @@ def _score(model, chunk: list[list[int]], device: str) -> tuple[float, int]:  # 
     """Summed NLL (nats) of the next-token predictions in ``chunk`` and how many there were."""
     import torch
 
-    width = max(map(len, chunk))
-    ids = torch.zeros(len(chunk), width, dtype=torch.long)
-    mask = torch.zeros(len(chunk), width, dtype=torch.long)
-    for j, b in enumerate(chunk):
-        ids[j, :len(b)] = torch.tensor(b)
-        mask[j, :len(b)] = 1
-    ids, mask = ids.to(device), mask.to(device)
+    ids, mask, _ = pad_blocks(chunk, device)
     logits = model(input_ids=ids, attention_mask=mask).logits.float()
     target = ids[:, 1:]
     keep = mask[:, 1:].bool()
