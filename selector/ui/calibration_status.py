@@ -32,6 +32,9 @@ CALIBRATE_AFTER_MS = 5000
 CALIBRATION_TIMEOUT_S = 600.0
 """A calibration on a loaded 2-core machine takes under a minute; past this it is given up."""
 CALIBRATING_TEXT = "Calibrating this CPU for latency estimates…"
+PROVISIONAL_TEXT = "CPU latency estimates: provisional"
+"""The label's text while the estimates rest on a calibration measured on a busy machine (the
+whole ``provisional_note`` is its tooltip, and the status bar's message when it arrives)."""
 
 
 class CpuCalibration:
@@ -116,8 +119,8 @@ def calibrate_once_shown(window: "MainWindow") -> None:
 
 def show_step(window: "MainWindow", what: str, value: Any) -> None:
     """Say what runs in a label of its own (the status bar's message changes with every
-    hardware update); when it ends, hide it, or keep it with ``provisional_note`` when the
-    calibration was measured on a busy machine."""
+    hardware update); when it ends, hide it, or, when the calibration was measured on a busy
+    machine, show ``provisional_note`` in the status bar and keep a short mark."""
     label = calibration_label(window)
     if what == "calibrating":
         label.setText(CALIBRATING_TEXT)
@@ -125,10 +128,11 @@ def show_step(window: "MainWindow", what: str, value: Any) -> None:
         return
     window.calibration = value
     note = cal_mod.provisional_note(value)
-    if note:  # it stays: every CPU latency estimate shown rests on it
-        label.setText(note)
+    if note:  # a short mark stays (every CPU latency estimate rests on it); the whole note now
+        label.setText(PROVISIONAL_TEXT)
         label.setToolTip(note)
         label.show()
+        window.statusBar().showMessage(note, 60_000)
         return
     label.hide()
     window.statusBar().showMessage("Latency estimates ready" if value is not None
