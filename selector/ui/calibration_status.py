@@ -34,7 +34,10 @@ CALIBRATION_TIMEOUT_S = 600.0
 CALIBRATING_TEXT = "Calibrating this CPU for latency estimates…"
 PROVISIONAL_TEXT = "CPU latency estimates: provisional"
 """The label's text while the estimates rest on a calibration measured on a busy machine (the
-whole ``provisional_note`` is its tooltip, and the status bar's message when it arrives)."""
+whole ``provisional_note``, with its figures, is its tooltip)."""
+PROVISIONAL_MESSAGE = ("CPU latency estimates are provisional: this CPU was calibrated on a busy "
+                       "machine (the mark at the right says how busy)")
+"""The status bar's message when it arrives; the whole note would run into the mark."""
 
 
 class CpuCalibration:
@@ -120,7 +123,7 @@ def calibrate_once_shown(window: "MainWindow") -> None:
 def show_step(window: "MainWindow", what: str, value: Any) -> None:
     """Say what runs in a label of its own (the status bar's message changes with every
     hardware update); when it ends, hide it, or, when the calibration was measured on a busy
-    machine, show ``provisional_note`` in the status bar and keep a short mark."""
+    machine, say so in the status bar and keep a short mark with ``provisional_note``."""
     label = calibration_label(window)
     if what == "calibrating":
         label.setText(CALIBRATING_TEXT)
@@ -132,7 +135,7 @@ def show_step(window: "MainWindow", what: str, value: Any) -> None:
         label.setText(PROVISIONAL_TEXT)
         label.setToolTip(note)
         label.show()
-        window.statusBar().showMessage(note, 60_000)
+        window.statusBar().showMessage(PROVISIONAL_MESSAGE, 60_000)  # the figures: the mark's tooltip
         return
     label.hide()
     window.statusBar().showMessage("Latency estimates ready" if value is not None
