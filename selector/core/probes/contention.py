@@ -195,10 +195,10 @@ class TreeCpu:
     ``refresh_s`` (a scan of all processes); one that ends keeps its last reading, so at most
     the work of its last poll interval is lost (and counted as others')."""
 
-    def __init__(self, pid: int, refresh_s: float = 2.0) -> None:
+    def __init__(self, pid: int, refresh_s: float = 2.0, *, descendants: bool = True) -> None:
         import psutil
 
-        self.pid, self.refresh_s = pid, refresh_s
+        self.pid, self.refresh_s, self.descendants = pid, refresh_s, descendants
         self._root = psutil.Process(pid)
         self._members = [self._root]
         self._next_refresh = 0.0
@@ -213,7 +213,7 @@ class TreeCpu:
 
     def cpu_s(self, now: float | None = None) -> float:
         now = time.perf_counter() if now is None else now
-        if now >= self._next_refresh:
+        if self.descendants and now >= self._next_refresh:
             self._next_refresh = now + self.refresh_s
             try:
                 self._members = [self._root] + self._root.children(recursive=True)
@@ -282,8 +282,8 @@ class Sampler:
     machine; ``snapshot()`` at a window's ends, ``poll()`` in between (cheap: a few
     ``/proc`` reads), ``record(a, b, ...)`` for the window."""
 
-    def __init__(self, pid: int | None = None, device: str = "cpu") -> None:
-        self.tree = TreeCpu(os.getpid() if pid is None else pid)
+    def __init__(self, pid: int | None = None, device: str = "cpu", *, descendants: bool = True) -> None:
+        self.tree = TreeCpu(os.getpid() if pid is None else pid, descendants=descendants)
         self.cores = os.cpu_count() or 1
         self.gpu: GpuWatch | None = None
         if device.startswith("cuda"):
@@ -343,11 +343,12 @@ def calibration_reference() -> float | None:
 def machine_busy(seconds: float = 0.5) -> str | None:
     """One line saying the machine is busy (before a run starts), or None when it is quiet.
 
-    Watches the machine for ``seconds`` (this process excluded) against the same limits as a
-    probe's record. Blocks for ``seconds``: call it off the GUI thread.
+    Watches the machine for ``seconds`` (this process excluded, not its children: a rebuild or
+    a calibration it started disturbs a probe as much as anyone's work) against the same limits
+    as a probe's record. Blocks for ``seconds``: call it off the GUI thread.
     """
     try:
-        sampler = Sampler()
+        sampler = Sampler(descendants=False)
         a = sampler.snapshot()
         time.sleep(max(0.05, seconds))
         rec = sampler.record(a, sampler.snapshot())
