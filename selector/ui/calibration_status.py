@@ -47,6 +47,10 @@ class CpuCalibration:
         self.process: subprocess.Popen | None = None
         """The calibrating child while it runs (tests watch it)."""
         self._stopped = threading.Event()
+        self._free = threading.Event()
+        """Clear while a benchmark runs: the calibration waits, its child killed, and starts
+        again after the run (nothing of ours runs beside a probe the user started)."""
+        self._free.set()
         self._lock = threading.Lock()
 
     def run(self) -> Iterator[tuple[str, Any]]:
@@ -59,12 +63,23 @@ class CpuCalibration:
         yield "calibration", calibration
 
     def _measure(self) -> cal_mod.Calibration | None:
-        with self._lock:
-            if self._stopped.is_set():
-                return None
-            self.process = subprocess.Popen(cal_mod.child_command(), stdout=subprocess.PIPE,
-                                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-            proc = self.process
+        while True:
+            self._free.wait()
+            with self._lock:
+                if self._stopped.is_set():
+                    return None
+                if not self._free.is_set():
+                    continue
+                self.process = subprocess.Popen(cal_mod.child_command(), stdout=subprocess.PIPE,
+                                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                                text=True)
+                proc = self.process
+            calibration = self._read(proc)
+            if calibration is not None or self._free.is_set() or self._stopped.is_set():
+                return calibration
+            # a run took the machine mid-measure: the child was killed; measure after the run
+
+    def _read(self, proc: subprocess.Popen) -> cal_mod.Calibration | None:
         try:
             out, err = proc.communicate(timeout=CALIBRATION_TIMEOUT_S)
         except subprocess.TimeoutExpired:
@@ -75,8 +90,8 @@ class CpuCalibration:
         finally:
             with self._lock:
                 self.process = None
-        if self._stopped.is_set():
-            return None
+        if self._stopped.is_set() or not self._free.is_set():
+            return None  # killed by ``stop`` or ``hold``: nothing failed
         if proc.returncode != 0:
             log.warning("the CPU calibration failed (exit %s): %s", proc.returncode, err.strip()[-2000:])
             return None
@@ -93,9 +108,22 @@ class CpuCalibration:
         """Kill the child if it runs (the window is closing); no later calibration starts."""
         with self._lock:
             self._stopped.set()
+            self._free.set()
             proc = self.process
         if proc is not None and proc.poll() is None:
             proc.kill()
+
+    def hold(self) -> None:
+        """A benchmark starts: kill a calibration in progress; it measures again after ``release``."""
+        with self._lock:
+            self._free.clear()
+            proc = self.process
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+
+    def release(self) -> None:
+        """The benchmark ended: a calibration still to do may start."""
+        self._free.set()
 
 
 # ------------------------------------------------------------- window steps

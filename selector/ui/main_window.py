@@ -175,6 +175,8 @@ class MainWindow(SessionMirror, QMainWindow):
         self.run.sig_loss.connect(self.plots.loss.append)
         self.run.sig_probe_done.connect(self._on_probe_done)
         self.run.sig_run_finished.connect(self._on_run_finished)
+        self.run.sig_run_started.connect(lambda _sid: self.cpu_calibration.hold())
+        self.run.sig_run_finished.connect(lambda _sid: self.cpu_calibration.release())
         self.run.sig_note.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         self.download_bar = DownloadBar()
         self.statusBar().addPermanentWidget(self.download_bar)

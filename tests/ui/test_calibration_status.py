@@ -90,3 +90,23 @@ def test_the_calibration_child_is_gone_after_the_window_closes(qtbot, make_main_
     child.wait(timeout=10)  # raises if it is still running
     qtbot.waitUntil(lambda: window.workers.running == 0, timeout=10_000)
     assert window.calibration is None
+
+
+def test_a_benchmark_stops_the_calibration_which_measures_again_after_it(qtbot, make_main_window,
+                                                                        monkeypatch, tmp_path):
+    """Nothing of ours runs beside a probe: a run that starts mid-calibration kills its child;
+    the calibration measures again once the run has ended."""
+    gate = tmp_path / "go"
+    _fake_child(monkeypatch, tmp_path, _calibration(noisy=False), wait_for=gate)
+    window = make_main_window()
+    qtbot.waitUntil(lambda: window.cpu_calibration.process is not None, timeout=60_000)
+    first = psutil.Process(window.cpu_calibration.process.pid)
+    window.run.sig_run_started.emit("a-session")
+    first.wait(timeout=10)  # raises if it is still running
+    assert window.cpu_calibration.process is None and window.calibration is None
+    gate.touch()  # a second child would answer at once; none may start while the run goes on
+    qtbot.wait(300)
+    assert window.cpu_calibration.process is None and window.calibration is None
+    window.run.sig_run_finished.emit("a-session")
+    qtbot.waitUntil(lambda: window.calibration is not None, timeout=30_000)
+    assert window.calibration.macs_per_s["matmul"] == 4e10
