@@ -112,11 +112,19 @@ def start_benchmark(window: "MainWindow") -> None:
         window.busy_check = None
         if window.isVisible() and not session.running:
             _confirm_and_run(window, plan, selected, busy)
+        if not session.running:
+            window.cpu_calibration.release()
 
+    def failed(*_: object) -> None:
+        window.busy_check = None
+        window.cpu_calibration.release()
+
+    # our own calibration child would read as others' work, and stops for the run anyway
+    window.cpu_calibration.hold()
     window.statusBar().showMessage("Checking how busy this machine is…", 5000)
     worker = window.workers.start("Checking how busy this machine is", machine_busy, BUSY_CHECK_S,
                                   on_result=checked)
-    worker.errored.connect(lambda *_: setattr(window, "busy_check", None))
+    worker.errored.connect(failed)
     window.busy_check = worker
 
 

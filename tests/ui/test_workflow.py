@@ -275,9 +275,11 @@ def test_a_busy_machine_is_said_before_a_run_starts(qtbot, make_main_window, tin
     busy = ("the machine is busy: other processes used 1.8 of 2 CPUs. "
             "Measurements taken now will be marked noisy.")
     checked_on: list[bool] = []  # whether each check ran on the GUI thread
+    calibration_held: list[bool] = []  # our own calibration child must not read as others' work
 
     def machine_busy(seconds=0.5, answer=busy):
         checked_on.append(threading.current_thread() is threading.main_thread())
+        calibration_held.append(not window.cpu_calibration._free.is_set())
         return answer
 
     shown: list[tuple[str, bool]] = []
@@ -297,7 +299,9 @@ def test_a_busy_machine_is_said_before_a_run_starts(qtbot, make_main_window, tin
     assert shown == [("The machine is busy: other processes used 1.8 of 2 CPUs. Measurements taken "
                       "now will be marked noisy.", True)]
     assert checked_on == [False]  # watched off the GUI thread
+    assert calibration_held == [True]
     assert not window.session.running and window.busy_check is None  # cancelled: nothing runs
+    assert window.cpu_calibration._free.is_set()  # and the calibration may go on
 
     monkeypatch.setattr(contention, "machine_busy", lambda seconds=0.5: machine_busy(answer=None))
     window.benchmark_best()
