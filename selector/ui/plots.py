@@ -80,15 +80,30 @@ class LogAxis(pg.AxisItem):
     def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
         super().__init__(*args, **kwargs)
         self.px_per_decade = 100.0
+        self.fine = False
+        """True when the range is too narrow for one decade's ticks (21 to 28 ms had no label):
+        ticks then step by 1, 2 or 5 times a power of ten in value, all labelled."""
 
     def logTickValues(self, minVal, maxVal, size, stdTicks):  # noqa: N802, ANN001, ANN201
         self.px_per_decade = size / max(maxVal - minVal, 1e-9)
-        return super().logTickValues(minVal, maxVal, size, stdTicks)
+        ticks = super().logTickValues(minVal, maxVal, size, stdTicks)
+        inside = [v for _, values in ticks for v in values if minVal <= v <= maxVal]
+        self.fine = len(inside) < 2 and maxVal > minVal
+        if not self.fine:
+            return ticks
+        low, high = 10 ** minVal, 10 ** maxVal
+        rough = (high - low) / 5  # three to five labels
+        power = 10 ** math.floor(math.log10(rough))
+        step = next(m * power for m in (1, 2, 5, 10) if m * power >= rough * (1 - 1e-9))
+        first, last = math.ceil(low / step), math.floor(high / step)
+        return [(None, [math.log10(k * step) for k in range(first, last + 1) if k > 0])]
 
     def labelled(self) -> tuple[int, ...]:
         return next(m for px, m in self._MANTISSAS if self.px_per_decade >= px)
 
     def logTickStrings(self, values, scale, spacing):  # noqa: N802, ANN001, ANN201
+        if self.fine:
+            return [f"{10 ** float(v) * scale:g}" for v in values]
         keep = self.labelled()
         out = []
         for v in values:

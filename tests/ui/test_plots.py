@@ -141,6 +141,19 @@ def test_log_axis_labels_1_2_5_or_fewer_so_they_never_collide():
     assert [s for s in axis.tickStrings(decade, 1.0, 1.0) if s] == ["1", "10", "100"]
 
 
+def test_a_log_axis_narrower_than_its_ticks_still_reads_numbers():
+    """Two models at 21 and 28 ms: no 1-2-5 tick of a decade falls inside; the axis had no label."""
+    import math
+
+    axis = LogAxis(orientation="bottom")
+    axis.logMode = True
+    ticks = axis.logTickValues(math.log10(20.5), math.log10(28.5), 800, [])
+    values = [v for _, vals in ticks for v in vals]
+    labels = axis.tickStrings(values, 1.0, 1.0)
+    assert len(labels) >= 2 and all(labels)
+    assert all(20.5 <= float(label) <= 28.5 for label in labels)
+
+
 def test_legends_sit_under_the_axes_never_over_the_data(qtbot):
     from selector.ui.compare_view import CompareView
     from tests.test_export import make_sheet
